@@ -1,0 +1,3 @@
+"""SBS Platform runtime: the API and the Temporal worker share this package."""
+
+__version__ = "1.0.0"
