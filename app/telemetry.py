@@ -1,0 +1,254 @@
+"""HTTP telemetry for the API: request id, access log, OpenTelemetry metrics and `GET /metrics`.
+
+`configure_telemetry(app, service_name)` adds one pure ASGI middleware and the `/metrics`
+route. The OpenTelemetry `MeterProvider` and its `PrometheusMetricReader` are created once
+per process (the reader registers itself in prometheus_client's default REGISTRY, so a
+second one would export every series twice); later apps reuse the same instruments, and
+the first service name given becomes the `service.name` resource attribute.
+
+The provider is deliberately NOT installed as the global OpenTelemetry meter provider:
+FastAPI's native telemetry switches itself on as soon as a global provider exists and
+records instruments with the same names but other labels, which the Prometheus exporter
+then merges into one mislabelled family. Code that needs more instruments calls
+`get_meter(name)` here.
+
+Exported series (OpenTelemetry HTTP semantic conventions, Prometheus names):
+- `http_server_requests_total` counter
+- `http_server_request_duration_seconds_{bucket,sum,count}` histogram, second-scale buckets
+- `http_server_active_requests` gauge (in-flight requests, label `http_request_method`)
+with labels `http_request_method`, `http_route` (the route template, `unmatched` when no
+route matched) and `http_response_status_code`.
+"""
+
+import logging
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Response
+from opentelemetry import metrics
+from opentelemetry.exporter.prometheus import PrometheusMetricReader
+from opentelemetry.sdk.metrics import AlwaysOffExemplarFilter, MeterProvider
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from prometheus_client import REGISTRY, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app import __version__
+from app.logging_setup import request_id_var
+
+REQUEST_ID_HEADER = "X-Request-ID"
+UNMATCHED_ROUTE = "unmatched"
+OTHER_METHOD = "_OTHER"
+
+# Second-scale boundaries (the OpenTelemetry recommendation for http.server.request.duration).
+DURATION_BUCKETS_SECONDS = (
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+)  # fmt: skip
+
+# Unknown methods share one label value so a client cannot create series at will.
+_KNOWN_METHODS = frozenset(
+    ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH")
+)
+_REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,128}")
+_REQUEST_ID_HEADER_KEY = REQUEST_ID_HEADER.lower().encode("latin-1")
+
+_access_logger = logging.getLogger("sbs.access")
+
+
+@dataclass(frozen=True)
+class _Instruments:
+    requests: metrics.Counter
+    duration: metrics.Histogram
+    active: metrics.UpDownCounter
+
+
+_setup_lock = threading.Lock()
+_provider: MeterProvider | None = None
+_instruments: _Instruments | None = None
+
+
+def _process_provider(service_name: str) -> MeterProvider:
+    """The process's MeterProvider and Prometheus reader, created on first use."""
+    global _provider
+    with _setup_lock:
+        if _provider is None:
+            _provider = MeterProvider(
+                resource=Resource.create({SERVICE_NAME: service_name}),
+                metric_readers=[PrometheusMetricReader(scope_info_enabled=False)],
+                # No tracing here, so exemplars would only cost time on every measurement.
+                exemplar_filter=AlwaysOffExemplarFilter(),
+            )
+        return _provider
+
+
+def _process_instruments(service_name: str) -> _Instruments:
+    """The HTTP instruments, created once per process and shared by every app."""
+    global _instruments
+    meter = _process_provider(service_name).get_meter("app.telemetry", __version__)
+    with _setup_lock:
+        if _instruments is None:
+            _instruments = _Instruments(
+                requests=meter.create_counter(
+                    "http.server.requests", unit="{request}", description="HTTP requests served."
+                ),
+                duration=meter.create_histogram(
+                    "http.server.request.duration",
+                    unit="s",
+                    description="Duration of HTTP server requests.",
+                    explicit_bucket_boundaries_advisory=DURATION_BUCKETS_SECONDS,
+                ),
+                active=meter.create_up_down_counter(
+                    "http.server.active_requests",
+                    unit="{request}",
+                    description="HTTP requests in flight.",
+                ),
+            )
+        return _instruments
+
+
+def get_meter(name: str, service_name: str = "sbs-api") -> metrics.Meter:
+    """A meter on the process's provider (created with `service_name` if it does not exist yet)."""
+    return _process_provider(service_name).get_meter(name, __version__)
+
+
+def _request_id_from(scope: Scope) -> str:
+    """The client's X-Request-ID when it is safe to echo and log, else a fresh one."""
+    for name, value in scope["headers"]:
+        if name == _REQUEST_ID_HEADER_KEY:
+            candidate: str = value.decode("latin-1")
+            if _REQUEST_ID_PATTERN.fullmatch(candidate):
+                return candidate
+            break
+    return uuid.uuid4().hex
+
+
+def _route_template(scope: Scope) -> str:
+    """The matched route's template (`/settings/{key}`), never the raw path."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) and path else UNMATCHED_ROUTE
+
+
+class TelemetryMiddleware:
+    """Pure ASGI middleware: request id in and out, metrics and one access log line per request."""
+
+    def __init__(self, app: ASGIApp, instruments: _Instruments) -> None:
+        self.app = app
+        self._requests = instruments.requests
+        self._duration = instruments.duration
+        self._active = instruments.active
+        # Attribute dicts are built once per key: the route set and status codes are finite.
+        self._method_attributes: dict[str, dict[str, str]] = {}
+        self._request_attributes: dict[tuple[str, str, int], dict[str, str | int]] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        started = time.perf_counter()
+        request_id = _request_id_from(scope)
+        request_id_header = (_REQUEST_ID_HEADER_KEY, request_id.encode("latin-1"))
+        method = scope["method"] if scope["method"] in _KNOWN_METHODS else OTHER_METHOD
+        method_attributes = self._method_attributes.get(method)
+        if method_attributes is None:
+            method_attributes = self._method_attributes.setdefault(
+                method, {"http.request.method": method}
+            )
+        status_code = 500  # stays 500 if the app fails or never starts a response
+
+        async def send_with_request_id(message: Message) -> None:
+            nonlocal status_code
+            if message["type"] == "http.response.start":
+                status_code = message["status"]
+                message["headers"] = [*message.get("headers", ()), request_id_header]
+            await send(message)
+
+        token = request_id_var.set(request_id)
+        self._active.add(1, method_attributes)
+        failed = False
+        try:
+            await self.app(scope, receive, send_with_request_id)
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            duration = time.perf_counter() - started
+            self._active.add(-1, method_attributes)
+            if failed:
+                status_code = 500
+            route = _route_template(scope)
+            self._record(method, route, status_code, duration)
+            self._log(scope, request_id, method, route, status_code, duration, failed)
+            request_id_var.reset(token)
+
+    def _record(self, method: str, route: str, status_code: int, duration: float) -> None:
+        key = (method, route, status_code)
+        attributes = self._request_attributes.get(key)
+        if attributes is None:
+            attributes = self._request_attributes.setdefault(
+                key,
+                {
+                    "http.request.method": method,
+                    "http.route": route,
+                    "http.response.status_code": status_code,
+                },
+            )
+        self._requests.add(1, attributes)
+        self._duration.record(duration, attributes)
+
+    @staticmethod
+    def _log(
+        scope: Scope,
+        request_id: str,
+        method: str,
+        route: str,
+        status_code: int,
+        duration: float,
+        failed: bool,
+    ) -> None:
+        level = logging.ERROR if status_code >= 500 else logging.INFO
+        if not _access_logger.isEnabledFor(level):
+            return
+        client = scope.get("client")
+        fields: dict[str, Any] = {
+            "request_id": request_id,
+            "method": method,
+            "route": route,
+            "path": scope["path"],
+            "status": status_code,
+            "duration_ms": round(duration * 1000, 3),
+            "client": client[0] if client else None,
+        }
+        if failed:
+            fields["error"] = "unhandled exception"
+        _access_logger.log(
+            level,
+            "%s %s %d %.1fms",
+            method,
+            scope["path"],
+            status_code,
+            fields["duration_ms"],
+            extra=fields,
+        )
+
+
+def _metrics_endpoint() -> Response:
+    """Everything in prometheus_client's default registry: our metrics plus process/GC/platform."""
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_PLAIN_0_0_4)
+
+
+def configure_telemetry(app: FastAPI, service_name: str) -> None:
+    """Add the telemetry middleware and `GET /metrics` to `app`; safe to call once per app."""
+    if getattr(app.state, "telemetry_configured", False):
+        return
+    instruments = _process_instruments(service_name)
+    app.add_middleware(TelemetryMiddleware, instruments=instruments)
+    app.add_api_route(
+        "/metrics", _metrics_endpoint, methods=["GET"], include_in_schema=False, name="metrics"
+    )
+    app.state.telemetry_configured = True

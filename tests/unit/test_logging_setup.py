@@ -1,0 +1,160 @@
+"""Proves configure_logging: JSON lines carry time/level/logger/message/extra/exception, console
+lines are readable one-liners, repeated calls add no handler, levels filter, uvicorn's loggers
+go through the same handler and its access log is silenced."""
+
+import json
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from app.logging_setup import configure_logging, request_id_var
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    """configure_logging changes process-wide state; put it back for the other tests."""
+    root = logging.getLogger()
+    saved_root = (list(root.handlers), root.level)
+    names = ("uvicorn", "uvicorn.error", "uvicorn.access")
+    saved = {
+        name: (list(logger.handlers), logger.level, logger.propagate, logger.disabled)
+        for name in names
+        for logger in [logging.getLogger(name)]
+    }
+    yield
+    root.handlers[:] = saved_root[0]
+    root.setLevel(saved_root[1])
+    for name, (handlers, level, propagate, disabled) in saved.items():
+        logger = logging.getLogger(name)
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
+        logger.propagate = propagate
+        logger.disabled = disabled
+
+
+def output_lines(capsys: pytest.CaptureFixture[str]) -> list[str]:
+    return [line for line in capsys.readouterr().out.splitlines() if line]
+
+
+def test_json_line_has_the_standard_and_extra_fields(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("INFO", "json")
+    before = datetime.now(UTC)
+    logging.getLogger("sbs.test").info("hello %s", "world", extra={"user": "ana", "count": 3})
+
+    (line,) = output_lines(capsys)
+    document = json.loads(line)
+    assert document["level"] == "INFO"
+    assert document["logger"] == "sbs.test"
+    assert document["message"] == "hello world"
+    assert document["user"] == "ana"
+    assert document["count"] == 3
+    assert document["time"].endswith("Z")
+    moment = datetime.fromisoformat(document["time"])
+    assert moment.tzinfo is not None
+    assert abs((moment - before).total_seconds()) < 5
+    assert "exception" not in document
+
+
+def test_json_renders_exc_info_as_exception(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("INFO", "json")
+    try:
+        raise ValueError("broken value 42")
+    except ValueError:
+        logging.getLogger("sbs.test").exception("it failed")
+
+    (line,) = output_lines(capsys)
+    document = json.loads(line)
+    assert document["level"] == "ERROR"
+    assert document["message"] == "it failed"
+    assert "Traceback" in document["exception"]
+    assert "ValueError: broken value 42" in document["exception"]
+
+
+def test_json_writes_unencodable_extra_values_as_text(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("INFO", "json")
+    logging.getLogger("sbs.test").info("odd", extra={"when": datetime(2020, 1, 2, tzinfo=UTC)})
+
+    (line,) = output_lines(capsys)
+    assert json.loads(line)["when"] == "2020-01-02 00:00:00+00:00"
+
+
+def test_request_id_from_context_is_added(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("INFO", "json")
+    token = request_id_var.set("req-123")
+    try:
+        logging.getLogger("sbs.test").info("inside a request")
+    finally:
+        request_id_var.reset(token)
+    logging.getLogger("sbs.test").info("outside a request")
+
+    inside, outside = (json.loads(line) for line in output_lines(capsys))
+    assert inside["request_id"] == "req-123"
+    assert "request_id" not in outside
+
+
+def test_console_format_is_one_readable_line(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("DEBUG", "console")
+    logging.getLogger("sbs.test").debug("plain text", extra={"key": "value"})
+
+    (line,) = output_lines(capsys)
+    assert " DEBUG " in line
+    assert "sbs.test: plain text" in line
+    assert line.endswith("key=value")
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(line)
+
+
+def test_calling_twice_keeps_one_handler(capsys: pytest.CaptureFixture[str]) -> None:
+    root = logging.getLogger()
+    handlers_before = len(root.handlers)
+    configure_logging("INFO", "json")
+    configure_logging("INFO", "json")
+    configure_logging("INFO", "console")
+    assert len(root.handlers) == handlers_before + 1
+
+    logging.getLogger("sbs.test").info("once")
+    lines = output_lines(capsys)
+    assert len(lines) == 1
+    assert lines[0].endswith("sbs.test: once")  # the last call's format wins
+
+
+def test_level_filters_lower_records(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("WARNING", "json")
+    logger = logging.getLogger("sbs.test")
+    logger.info("dropped")
+    logger.warning("kept")
+
+    lines = output_lines(capsys)
+    assert [json.loads(line)["message"] for line in lines] == ["kept"]
+
+
+def test_uvicorn_loggers_use_our_handler_and_access_log_is_silent(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # What uvicorn's own default config would have left behind.
+    logging.getLogger("uvicorn.error").addHandler(logging.StreamHandler())
+    logging.getLogger("uvicorn.access").addHandler(logging.StreamHandler())
+    configure_logging("INFO", "json")
+
+    logging.getLogger("uvicorn.error").info("Started server process")
+    logging.getLogger("uvicorn.access").info("GET / 200")
+
+    lines = output_lines(capsys)
+    assert len(lines) == 1
+    document = json.loads(lines[0])
+    assert document["logger"] == "uvicorn.error"
+    assert document["message"] == "Started server process"
+    assert logging.getLogger("uvicorn.error").handlers == []
+
+
+@pytest.mark.parametrize(
+    ("level", "log_format", "variable"),
+    [("LOUD", "json", "LOG_LEVEL"), ("INFO", "xml", "LOG_FORMAT")],
+)
+def test_invalid_values_are_refused_with_the_variable_name(
+    level: str, log_format: str, variable: str
+) -> None:
+    with pytest.raises(ValueError, match=variable):
+        configure_logging(level, log_format)
