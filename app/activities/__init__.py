@@ -1,0 +1,1 @@
+"""Temporal activities of the demo scenario."""

@@ -1,0 +1,58 @@
+"""Request-time access to the application's services, as `Annotated` dependencies."""
+
+import hmac
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.api.state import Services
+from app.services.errors import DependencyUnavailableError, describe
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+async def get_session(services: ServicesDep) -> AsyncIterator[AsyncSession]:
+    """A session whose database errors surface as "postgresql unavailable" (503)."""
+    async with services.session_factory() as session:
+        try:
+            yield session
+        except DBAPIError as error:
+            raise DependencyUnavailableError("postgresql", describe(error.orig or error)) from error
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+bearer = HTTPBearer(auto_error=False, description="SBS_API_TOKEN")
+
+
+def require_write_token(
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> None:
+    """Writes need `Authorization: Bearer <SBS_API_TOKEN>`; without a configured token, none."""
+    expected = services.settings.sbs_api_token
+    if not expected:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "writes are disabled: SBS_API_TOKEN is not configured"
+        )
+    if credentials is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing bearer token: send 'Authorization: Bearer <SBS_API_TOKEN>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if not hmac.compare_digest(credentials.credentials.encode(), expected.encode()):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "invalid bearer token")
+
+
+WriteAccess = Depends(require_write_token)

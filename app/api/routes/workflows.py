@@ -1,0 +1,127 @@
+"""`/test-workflow`: start TestWorkflow on the worker's queue and follow it."""
+
+import asyncio
+import uuid
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, HTTPException, Path, Query, status
+from pydantic import BaseModel, Field
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
+from temporalio.service import RPCError, RPCStatusCode
+
+from app.api.deps import ServicesDep
+from app.api.routing import LenientJsonRoute
+from app.services.errors import DependencyUnavailableError, describe
+from app.workflows.test_workflow import WORKFLOW_NAME, TestWorkflowInput
+
+router = APIRouter(prefix="/test-workflow", tags=["workflows"], route_class=LenientJsonRoute)
+
+WORKFLOW_EXECUTION_TIMEOUT = timedelta(minutes=5)
+WorkflowId = Annotated[str, Path(pattern=r"^[A-Za-z0-9._-]{1,200}$")]
+
+
+class StartWorkflow(BaseModel):
+    name: str = Field(default="Demo", min_length=1, max_length=100, examples=["Demo"])
+
+
+class WorkflowStarted(BaseModel):
+    workflow_id: str
+    run_id: str
+    task_queue: str
+    status: str
+    result: Any = None
+
+
+class WorkflowState(BaseModel):
+    workflow_id: str
+    run_id: str
+    status: str
+    result: Any = None
+    error: str | None = None
+
+
+def temporal_unavailable(error: BaseException) -> DependencyUnavailableError:
+    return DependencyUnavailableError("temporal", describe(error))
+
+
+async def temporal_client(services: ServicesDep) -> Client:
+    try:
+        return await services.temporal.client()
+    except Exception as error:  # the SDK reports connect failures as RuntimeError
+        raise temporal_unavailable(error) from error
+
+
+@router.post("", status_code=status.HTTP_202_ACCEPTED)
+async def start_test_workflow(
+    services: ServicesDep,
+    body: Annotated[StartWorkflow | None, Body()] = None,
+    wait: Annotated[
+        bool, Query(description="Wait for the result (up to REQUEST_TIMEOUT).")
+    ] = False,
+) -> WorkflowStarted:
+    """Start TestWorkflow; with `wait=true` the answer carries its result."""
+    request = body or StartWorkflow()
+    client = await temporal_client(services)
+    settings = services.settings
+    rpc_timeout = timedelta(seconds=settings.request_timeout)
+    try:
+        handle = await client.start_workflow(
+            WORKFLOW_NAME,
+            TestWorkflowInput(name=request.name),
+            id=f"test-workflow-{uuid.uuid4()}",
+            task_queue=settings.temporal_task_queue,
+            execution_timeout=WORKFLOW_EXECUTION_TIMEOUT,
+            rpc_timeout=rpc_timeout,
+        )
+    except RPCError as error:
+        raise temporal_unavailable(error) from error
+    started = WorkflowStarted(
+        workflow_id=handle.id,
+        run_id=handle.first_execution_run_id or "",
+        task_queue=settings.temporal_task_queue,
+        status="RUNNING",
+    )
+    if wait:
+        try:
+            started.result = await asyncio.wait_for(
+                handle.result(rpc_timeout=rpc_timeout), settings.request_timeout
+            )
+            started.status = "COMPLETED"
+        except TimeoutError:
+            started.status = "RUNNING"
+        except WorkflowFailureError as error:
+            started.status = "FAILED"
+            started.result = describe(error.cause)
+        except RPCError as error:
+            raise temporal_unavailable(error) from error
+    return started
+
+
+@router.get("/{workflow_id}", responses={404: {"description": "No such workflow."}})
+async def get_test_workflow(workflow_id: WorkflowId, services: ServicesDep) -> WorkflowState:
+    """Status of a workflow and, once it completed, its result."""
+    client = await temporal_client(services)
+    rpc_timeout = timedelta(seconds=services.settings.request_timeout)
+    handle = client.get_workflow_handle(workflow_id)
+    try:
+        description = await handle.describe(rpc_timeout=rpc_timeout)
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND, f"workflow '{workflow_id}' not found"
+            ) from error
+        raise temporal_unavailable(error) from error
+    state = WorkflowState(
+        workflow_id=workflow_id,
+        run_id=description.run_id,
+        status=description.status.name if description.status else "UNKNOWN",
+    )
+    if description.status == WorkflowExecutionStatus.COMPLETED:
+        try:
+            state.result = await handle.result(rpc_timeout=rpc_timeout)
+        except RPCError as error:
+            raise temporal_unavailable(error) from error
+    elif description.status == WorkflowExecutionStatus.FAILED:
+        state.error = "workflow failed; see Temporal UI for the failure"
+    return state

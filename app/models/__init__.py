@@ -1,0 +1,6 @@
+"""ORM models; Alembic autogenerate reads `Base.metadata`."""
+
+from app.models.base import Base
+from app.models.system import SystemSetting
+
+__all__ = ["Base", "SystemSetting"]

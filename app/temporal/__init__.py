@@ -1,0 +1,1 @@
+"""Temporal client and worker wiring."""

@@ -1,0 +1,75 @@
+"""The Temporal worker process: TestWorkflow and its activity, SDK metrics, a liveness endpoint."""
+
+import asyncio
+import logging
+import signal
+from datetime import timedelta
+
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.worker import Worker
+
+from app.activities.test_activity import compose_greeting
+from app.config import Settings
+from app.temporal.client import wait_for_temporal
+from app.temporal.health_server import HealthServer
+from app.workflows.test_workflow import TestWorkflow
+
+logger = logging.getLogger(__name__)
+
+GRACEFUL_SHUTDOWN = timedelta(seconds=10)
+
+
+def metrics_runtime(settings: Settings) -> Runtime:
+    """A runtime that serves SDK metrics (durations in seconds) on WORKER_METRICS_PORT."""
+    prometheus = PrometheusConfig(
+        bind_address=f"0.0.0.0:{settings.worker_metrics_port}", durations_as_seconds=True
+    )
+    return Runtime(telemetry=TelemetryConfig(metrics=prometheus))
+
+
+async def run_worker(settings: Settings) -> int:
+    """Run until SIGTERM/SIGINT, then finish in-flight tasks and exit; returns the exit code."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+
+    health = HealthServer(port=settings.worker_health_port)
+    await health.start()
+    try:
+        client = await wait_for_temporal(settings, runtime=metrics_runtime(settings))
+    except TimeoutError as error:
+        logger.error("worker cannot start: %s", error)
+        await health.stop()
+        return 1
+
+    worker = Worker(
+        client,
+        task_queue=settings.temporal_task_queue,
+        workflows=[TestWorkflow],
+        activities=[compose_greeting],
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+    )
+    logger.info(
+        "worker started",
+        extra={
+            "task_queue": settings.temporal_task_queue,
+            "namespace": settings.temporal_namespace,
+        },
+    )
+    run = asyncio.create_task(worker.run())
+    health.set_alive(lambda: not run.done())
+    waiter = asyncio.create_task(stop.wait())
+    await asyncio.wait({run, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    exit_code = 0
+    if run.done():
+        logger.error("worker stopped unexpectedly: %s", run.exception())
+        exit_code = 1
+    else:
+        logger.info("shutting down worker (finishing in-flight tasks)")
+        await worker.shutdown()
+        await run
+        logger.info("worker stopped")
+    waiter.cancel()
+    await health.stop()
+    return exit_code

@@ -1,0 +1,1 @@
+"""Temporal workflows; modules here import nothing but temporalio and the standard library."""
