@@ -1,0 +1,81 @@
+"""Where the local stack keeps its state and which loopback ports it uses."""
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+DEV_TOKEN = "dev-token"  # noqa: S105 - printed by `make up`, local stacks only
+DATABASE_USER = "postgres"
+DATABASE_PASSWORD = "secret"  # noqa: S105 - the spec's local default
+DATABASE_NAME = "app_db"
+
+# Port name -> (environment variable that moves it, default: the spec's where it names one).
+PORT_VARIABLES: dict[str, tuple[str, int]] = {
+    "api": ("API_PORT", 8000),
+    "postgresql": ("DATABASE_PORT", 5432),
+    "temporal": ("TEMPORAL_PORT", 7233),
+    "temporal_ui": ("TEMPORAL_UI_PORT", 8233),
+    "temporal_metrics": ("TEMPORAL_METRICS_PORT", 9091),
+    "redis": ("REDIS_PORT", 6379),
+    "nats": ("NATS_PORT", 4222),
+    "nats_monitor": ("NATS_MONITOR_PORT", 8222),
+    "prometheus": ("PROMETHEUS_PORT", 9090),
+    "worker_metrics": ("WORKER_METRICS_PORT", 9464),
+    "worker_health": ("WORKER_HEALTH_PORT", 8081),
+}
+
+
+@dataclass
+class StackConfig:
+    state_dir: Path
+    ports: dict[str, int]
+    api_token: str = DEV_TOKEN
+    scrape_interval: str = "15s"
+    python: str = field(default_factory=lambda: sys.executable)
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_environment(cls) -> "StackConfig":
+        ports = {}
+        for name, (variable, default) in PORT_VARIABLES.items():
+            raw = os.environ.get(variable, str(default))
+            if not raw.isdigit() or not 0 < int(raw) < 65536:
+                raise SystemExit(f"{variable}={raw!r} is not a valid port number")
+            ports[name] = int(raw)
+        state_dir = Path(os.environ.get("SBS_STATE_DIR", PROJECT_ROOT / ".state")).resolve()
+        token = os.environ.get("SBS_API_TOKEN") or DEV_TOKEN
+        return cls(state_dir=state_dir, ports=ports, api_token=token)
+
+    def path(self, *parts: str) -> Path:
+        return self.state_dir.joinpath(*parts)
+
+    def url(self, port_name: str, path: str = "") -> str:
+        return f"http://{HOST}:{self.ports[port_name]}{path}"
+
+    @property
+    def database_url(self) -> str:
+        return (
+            f"postgresql+psycopg://{DATABASE_USER}:{DATABASE_PASSWORD}"
+            f"@{HOST}:{self.ports['postgresql']}/{DATABASE_NAME}"
+        )
+
+    def app_environment(self) -> dict[str, str]:
+        """The variables the API and the worker get: the app's own names, pointed at loopback."""
+        return {
+            "DATABASE_URL": self.database_url,
+            "TEMPORAL_HOST": HOST,
+            "TEMPORAL_PORT": str(self.ports["temporal"]),
+            "REDIS_URL": f"redis://{HOST}:{self.ports['redis']}/0",
+            "NATS_URL": f"nats://{HOST}:{self.ports['nats']}",
+            "API_HOST": HOST,
+            "API_PORT": str(self.ports["api"]),
+            "WORKER_METRICS_PORT": str(self.ports["worker_metrics"]),
+            "WORKER_HEALTH_PORT": str(self.ports["worker_health"]),
+            "SBS_API_TOKEN": self.api_token,
+            "DATABASE_WAIT_TIMEOUT": "30",
+            "TEMPORAL_WAIT_TIMEOUT": "30",
+            **self.extra_env,
+        }

@@ -1,0 +1,102 @@
+"""Background processes with pid files and log files under the state directory."""
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+STOP_GRACE_SECONDS = 20.0
+
+
+def pid_file(state_dir: Path, name: str) -> Path:
+    return state_dir / "run" / f"{name}.pid"
+
+
+def log_file(state_dir: Path, name: str) -> Path:
+    return state_dir / "logs" / f"{name}.log"
+
+
+def is_alive(pid: int) -> bool:
+    """True for a live process; a zombie child is reaped and counts as gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    if stat.rsplit(")", 1)[-1].split()[0] == "Z":
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        return False
+    return True
+
+
+def running_pid(state_dir: Path, name: str) -> int | None:
+    path = pid_file(state_dir, name)
+    try:
+        pid = int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    if is_alive(pid):
+        return pid
+    path.unlink(missing_ok=True)
+    return None
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def spawn(
+    state_dir: Path, name: str, command: list[str], env: dict[str, str], cwd: Path
+) -> subprocess.Popen[bytes]:
+    """Start `command` in its own session, output appended to its log, pid recorded."""
+    log_path = log_file(state_dir, name)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    pid_path = pid_file(state_dir, name)
+    pid_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
+        )
+    pid_path.write_text(f"{process.pid}\n")
+    return process
+
+
+def stop(state_dir: Path, name: str, stop_signal: int) -> bool:
+    """Signal the process, wait for it, then kill its whole group; False when it was not running."""
+    pid = running_pid(state_dir, name)
+    if pid is None:
+        return False
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, stop_signal)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    while is_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if is_alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+        while is_alive(pid):
+            time.sleep(0.05)
+    pid_file(state_dir, name).unlink(missing_ok=True)
+    return True
+
+
+def tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""

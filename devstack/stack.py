@@ -1,0 +1,152 @@
+"""Bring the whole local stack up, down, and report on it."""
+
+import os
+import time
+from pathlib import Path
+
+from devstack import process
+from devstack.config import HOST, PORT_VARIABLES, PROJECT_ROOT, StackConfig
+from devstack.services import SERVICES, Service, StackError, service
+
+POLL_SECONDS = 0.1
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+def enabled_services() -> list[Service]:
+    return [candidate for candidate in SERVICES if candidate.installed()]
+
+
+def prepare_state_dir(config: StackConfig) -> None:
+    config.state_dir.mkdir(parents=True, exist_ok=True)
+    # PostgreSQL runs unprivileged when root starts it: it must be able to enter the state dir.
+    config.state_dir.chmod(0o755)
+
+
+def check_ports_free(config: StackConfig, candidate: Service) -> None:
+    for port_name in candidate.ports:
+        port = config.ports[port_name]
+        if not process.port_is_free(HOST, port):
+            variable = PORT_VARIABLES[port_name][0]
+            raise StackError(
+                f"port {port} ({candidate.name}) is already in use on {HOST}: "
+                f"stop what holds it, or set {variable} to another port"
+            )
+
+
+def wait_until_ready(config: StackConfig, candidate: Service, pid: int) -> None:
+    deadline = time.monotonic() + candidate.ready_timeout
+    last_report = time.monotonic()
+    while not candidate.probe(config):
+        if not process.is_alive(pid):
+            log = process.log_file(config.state_dir, candidate.name)
+            raise StackError(
+                f"{candidate.name} exited during start-up; last lines of {log}:\n"
+                + process.tail(log)
+            )
+        if time.monotonic() > deadline:
+            raise StackError(
+                f"{candidate.name} not ready after {candidate.ready_timeout:.0f}s; "
+                f"see {process.log_file(config.state_dir, candidate.name)}"
+            )
+        if time.monotonic() - last_report > 5:
+            say(f"      ... still waiting for {candidate.name}")
+            last_report = time.monotonic()
+        time.sleep(POLL_SECONDS)
+
+
+def start(config: StackConfig, candidate: Service) -> str:
+    """Start one service unless it runs already; returns what happened."""
+    pid = process.running_pid(config.state_dir, candidate.name)
+    if pid is not None:
+        return f"already running (pid {pid})"
+    check_ports_free(config, candidate)
+    started = time.monotonic()
+    if candidate.prepare is not None:
+        candidate.prepare(config)
+    child = process.spawn(
+        config.state_dir,
+        candidate.name,
+        candidate.command(config),
+        env={**os.environ, **candidate.environment(config)},
+        cwd=PROJECT_ROOT,
+    )
+    wait_until_ready(config, candidate, child.pid)
+    if candidate.after_start is not None:
+        candidate.after_start(config)
+    return f"ready in {time.monotonic() - started:.1f}s (pid {child.pid})"
+
+
+def up(config: StackConfig) -> None:
+    prepare_state_dir(config)
+    services = enabled_services()
+    say(f"Starting the SBS stack in {config.state_dir}")
+    if len(services) < len(SERVICES):
+        say("  (prometheus not installed: skipped; 'apt-get install prometheus' adds it)")
+    begun = time.monotonic()
+    for index, candidate in enumerate(services, start=1):
+        ports = ", ".join(str(config.ports[name]) for name in candidate.ports)
+        say(f"[{index}/{len(services)}] {candidate.name:<10} port {ports}: starting")
+        outcome = start(config, candidate)
+        say(f"      {candidate.name} {outcome}")
+    say(f"All services ready in {time.monotonic() - begun:.1f}s.")
+    say(summary(config))
+
+
+def summary(config: StackConfig) -> str:
+    lines = [
+        f"  API            {config.url('api')}  (docs: {config.url('api', '/docs')})",
+        f"  health         {config.url('api', '/health')}",
+        f"  metrics        {config.url('api', '/metrics')}",
+        f"  Temporal UI    {config.url('temporal_ui')}",
+        f"  Temporal gRPC  {HOST}:{config.ports['temporal']}",
+        f"  PostgreSQL     {config.database_url}",
+        f"  Redis          redis://{HOST}:{config.ports['redis']}/0",
+        f"  NATS           nats://{HOST}:{config.ports['nats']}",
+    ]
+    if service("prometheus").installed():
+        lines.append(f"  Prometheus     {config.url('prometheus')}")
+    lines += [
+        f"  API token      {config.api_token}  (Authorization: Bearer <token> for writes)",
+        f"  logs           {config.state_dir / 'logs'}  (make logs)",
+    ]
+    return "\n".join(lines)
+
+
+def stop_one(config: StackConfig, name: str) -> bool:
+    return process.stop(config.state_dir, name, service(name).stop_signal)
+
+
+def down(config: StackConfig) -> None:
+    say(f"Stopping the SBS stack in {config.state_dir}")
+    for candidate in reversed(SERVICES):
+        if stop_one(config, candidate.name):
+            say(f"  {candidate.name:<10} stopped")
+    say("Stopped; data kept in the state directory.")
+
+
+def status(config: StackConfig) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = []
+    for candidate in SERVICES:
+        pid = process.running_pid(config.state_dir, candidate.name)
+        if not candidate.installed():
+            state = "not installed"
+        elif pid is None:
+            state = "stopped"
+        else:
+            state = "ready" if candidate.probe(config) else "running, not ready"
+        rows.append(
+            {
+                "service": candidate.name,
+                "state": state,
+                "pid": pid,
+                "ports": [config.ports[name] for name in candidate.ports],
+            }
+        )
+    return rows
+
+
+def log_files(config: StackConfig) -> list[Path]:
+    return sorted((config.state_dir / "logs").glob("*.log"))
