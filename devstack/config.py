@@ -56,6 +56,18 @@ class StackConfig:
         return f"http://{HOST}:{self.ports[port_name]}{path}"
 
     @property
+    def api_url(self) -> str:
+        return self.url("api")
+
+    @property
+    def prometheus_url(self) -> str:
+        return self.url("prometheus")
+
+    @property
+    def worker_metrics_url(self) -> str:
+        return self.url("worker_metrics", "/metrics")
+
+    @property
     def database_url(self) -> str:
         return (
             f"postgresql+psycopg://{DATABASE_USER}:{DATABASE_PASSWORD}"

@@ -316,8 +316,14 @@ PROMETHEUS_JOB_PORTS = {
 def render_prometheus_config(config: StackConfig) -> Path:
     """The compose configuration, with each job's target moved to its loopback port."""
     document = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())
-    document.setdefault("global", {})["scrape_interval"] = config.scrape_interval
-    document["global"]["evaluation_interval"] = config.scrape_interval
+    settings = document.setdefault("global", {})
+    if settings.get("scrape_interval") != config.scrape_interval:
+        # A faster cadence (the tests use 1s) applies to every job, timeouts included.
+        for key in ("scrape_interval", "scrape_timeout", "evaluation_interval"):
+            settings[key] = config.scrape_interval
+        for job in document.get("scrape_configs", []):
+            job.pop("scrape_interval", None)
+            job.pop("scrape_timeout", None)
     document["rule_files"] = [
         str(PROMETHEUS_DIR / pattern) for pattern in document.get("rule_files", [])
     ]

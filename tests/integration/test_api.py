@@ -1,0 +1,197 @@
+"""Every endpoint of the API and its error paths, against the API process of a real stack."""
+
+import subprocess
+import time
+import uuid
+
+import httpx
+import pytest
+
+from app import __version__
+from devstack.config import HOST, StackConfig
+from devstack.services import venv_binary
+
+
+def test_health_reports_every_dependency_up(api: httpx.Client) -> None:
+    response = api.get("/health")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "healthy"
+    assert set(body["checks"]) == {"postgresql", "redis", "nats", "temporal"}
+    for name, check in body["checks"].items():
+        assert check["status"] == "up", name
+        assert check["latency_ms"] >= 0
+
+
+def test_ready_equals_health_and_live_does_no_io(api: httpx.Client) -> None:
+    assert api.get("/health/ready").json()["status"] == "healthy"
+    assert api.get("/health/live").json() == {"status": "alive"}
+
+
+def test_version_names_the_platform_version_and_a_build(api: httpx.Client) -> None:
+    body = api.get("/version").json()
+    assert body["version"] == __version__
+    assert body["build"]
+    assert isinstance(body["build"], str)
+
+
+def test_core_version_setting_exists_after_migrations(api: httpx.Client) -> None:
+    response = api.get("/settings/core.version")
+    assert response.status_code == 200
+    assert response.json()["value"] == __version__
+    keys = [item["key"] for item in api.get("/settings").json()]
+    assert "core.version" in keys
+
+
+def test_setting_lifecycle(api: httpx.Client, auth: dict[str, str]) -> None:
+    key = f"tests.lifecycle_{uuid.uuid4().hex[:8]}"
+    created = api.put(
+        f"/settings/{key}", json={"value": {"a": [1, 2]}, "description": "d"}, headers=auth
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["value"] == {"a": [1, 2]}
+    first_update = created.json()["updated_at"]
+
+    replaced = api.put(f"/settings/{key}", json={"value": None}, headers=auth)
+    assert replaced.status_code == 200
+    assert replaced.json()["value"] is None
+    assert replaced.json()["description"] is None
+    assert replaced.json()["updated_at"] >= first_update
+
+    assert api.get(f"/settings/{key}").json()["value"] is None
+    assert api.delete(f"/settings/{key}", headers=auth).status_code == 204
+    missing = api.get(f"/settings/{key}")
+    assert missing.status_code == 404
+    assert key in missing.json()["detail"]
+    assert api.delete(f"/settings/{key}", headers=auth).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [({}, 401), ({"Authorization": "Bearer wrong"}, 403), ({"Authorization": "Basic x"}, 401)],
+)
+def test_writes_need_the_token(api: httpx.Client, headers: dict[str, str], status: int) -> None:
+    response = api.put("/settings/tests.denied", json={"value": 1}, headers=headers)
+    assert response.status_code == status
+    assert api.delete("/settings/core.version", headers=headers).status_code == status
+    assert api.get("/settings/tests.denied").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "key", ["Upper.case", "trailing.", ".leading", "a..b", "spaces here", "x" * 129, "dash-key"]
+)
+def test_invalid_keys_are_rejected_naming_the_key(api: httpx.Client, key: str) -> None:
+    response = api.get(f"/settings/{key}")
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["path", "key"]
+
+
+def test_a_128_character_key_is_accepted(api: httpx.Client, auth: dict[str, str]) -> None:
+    key = "k" * 128
+    assert api.put(f"/settings/{key}", json={"value": 1}, headers=auth).status_code in (200, 201)
+    assert api.delete(f"/settings/{key}", headers=auth).status_code == 204
+
+
+def test_setting_body_errors_name_the_field(api: httpx.Client, auth: dict[str, str]) -> None:
+    missing_value = api.put("/settings/tests.bad", json={"description": "x"}, headers=auth)
+    assert missing_value.status_code == 422
+    assert missing_value.json()["detail"][0]["loc"] == ["body", "value"]
+    unknown = api.put("/settings/tests.bad", json={"value": 1, "extra": 2}, headers=auth)
+    assert unknown.status_code == 422
+    assert unknown.json()["detail"][0]["loc"] == ["body", "extra"]
+    broken = api.put(
+        "/settings/tests.bad",
+        content=b"{not json",
+        headers={**auth, "Content-Type": "application/json"},
+    )
+    assert broken.status_code == 422
+
+
+def test_workflow_runs_to_completion_on_the_worker(api: httpx.Client, stack: StackConfig) -> None:
+    started = api.post("/test-workflow", json={"name": "Demo"})
+    assert started.status_code == 202, started.text
+    body = started.json()
+    assert body["workflow_id"].startswith("test-workflow-")
+    assert body["run_id"]
+    deadline = time.monotonic() + 30
+    state = {}
+    while time.monotonic() < deadline:
+        state = api.get(f"/test-workflow/{body['workflow_id']}").json()
+        if state["status"] == "COMPLETED":
+            break
+        time.sleep(0.2)
+    assert state["status"] == "COMPLETED"
+    assert state["result"] == "Hello, Demo!"
+    assert state["run_id"] == body["run_id"]
+
+    described = subprocess.run(
+        [
+            venv_binary("temporal"),
+            "workflow",
+            "describe",
+            "--workflow-id",
+            body["workflow_id"],
+            "--address",
+            f"{HOST}:{stack.ports['temporal']}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    assert "Completed" in described.stdout or "COMPLETED" in described.stdout
+
+
+def test_workflow_wait_returns_the_result(api: httpx.Client) -> None:
+    body = api.post("/test-workflow?wait=true", json={"name": "Wait"}).json()
+    assert body["status"] == "COMPLETED"
+    assert body["result"] == "Hello, Wait!"
+
+
+def test_workflow_errors(api: httpx.Client) -> None:
+    assert api.get("/test-workflow/no-such-workflow").status_code == 404
+    assert api.get("/test-workflow/bad%20id").status_code == 422
+    empty_name = api.post("/test-workflow", json={"name": ""})
+    assert empty_name.status_code == 422
+    assert empty_name.json()["detail"][0]["loc"] == ["body", "name"]
+
+
+def test_nats_round_trip_echoes_the_message(api: httpx.Client) -> None:
+    body = api.post("/nats/test", json={"message": "ping"}).json()
+    assert body["echo"] == "ping"
+    assert body["sent"] == "ping"
+    assert body["subject"] == "backup.test"
+
+
+def test_redis_writes_and_reads_back(api: httpx.Client) -> None:
+    body = api.post("/redis/test", json={"key": "demo", "value": "ok"}).json()
+    assert body["value"] == "ok"
+    assert body["stored_key"] == "sbs:test:demo"
+    too_long_ttl = api.post("/redis/test", json={"key": "demo", "ttl_seconds": 0})
+    assert too_long_ttl.status_code == 422
+    assert too_long_ttl.json()["detail"][0]["loc"] == ["body", "ttl_seconds"]
+
+
+def test_powershell_style_form_encoded_json_bodies_work(api: httpx.Client) -> None:
+    """`Invoke-RestMethod -Body '{...}'` sends form encoding; the README's calls must still work."""
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    assert api.post("/nats/test", content=b'{"message":"ps"}', headers=form).json()["echo"] == "ps"
+    assert (
+        api.post("/redis/test", content=b'{"key":"ps","value":"v"}', headers=form).json()["value"]
+        == "v"
+    )
+    assert api.post("/test-workflow", content=b'{"name":"PS"}', headers=form).status_code == 202
+
+
+def test_metrics_are_prometheus_text(api: httpx.Client) -> None:
+    api.get("/version")
+    response = api.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    assert 'http_route="/version"' in response.text
+
+
+def test_unknown_path_is_404_and_request_id_is_echoed(api: httpx.Client) -> None:
+    response = api.get("/no/such/path", headers={"X-Request-ID": "abc-123"})
+    assert response.status_code == 404
+    assert response.headers["X-Request-ID"] == "abc-123"
