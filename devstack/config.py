@@ -1,7 +1,9 @@
 """Where the local stack keeps its state and which loopback ports it uses."""
 
 import os
+import socket
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +30,19 @@ PORT_VARIABLES: dict[str, tuple[str, int]] = {
 }
 
 
+def free_ports(count: int) -> list[int]:
+    """Ports the kernel reports free right now, all distinct."""
+    sockets = []
+    for _ in range(count):
+        probe = socket.socket()
+        probe.bind((HOST, 0))
+        sockets.append(probe)
+    ports = [probe.getsockname()[1] for probe in sockets]
+    for probe in sockets:
+        probe.close()
+    return ports
+
+
 @dataclass
 class StackConfig:
     state_dir: Path
@@ -48,6 +63,17 @@ class StackConfig:
         state_dir = Path(os.environ.get("SBS_STATE_DIR", PROJECT_ROOT / ".state")).resolve()
         token = os.environ.get("SBS_API_TOKEN") or DEV_TOKEN
         return cls(state_dir=state_dir, ports=ports, api_token=token)
+
+    @classmethod
+    def ephemeral(cls, api_token: str = DEV_TOKEN, scrape_interval: str = "15s") -> "StackConfig":
+        """Free loopback ports and a new state directory: a stack beside any other (tests, bench).
+
+        The directory is world-traversable because PostgreSQL runs as `nobody` under root.
+        """
+        state_dir = Path(tempfile.mkdtemp(prefix="sbs-stack-"))
+        state_dir.chmod(0o755)
+        ports = dict(zip(PORT_VARIABLES, free_ports(len(PORT_VARIABLES)), strict=True))
+        return cls(state_dir, ports, api_token=api_token, scrape_interval=scrape_interval)
 
     def path(self, *parts: str) -> Path:
         return self.state_dir.joinpath(*parts)

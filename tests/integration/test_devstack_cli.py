@@ -1,0 +1,104 @@
+"""`python -m devstack` as `make up/status/down` run it: a stack of its own, started, restarted
+without duplicates, stopped with nothing left listening, and its data kept across down/up."""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from devstack import process
+from devstack.config import HOST, PORT_VARIABLES, PROJECT_ROOT, StackConfig
+
+
+def run_cli(config: StackConfig, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SBS_STATE_DIR": str(config.state_dir), "SBS_API_TOKEN": "cli-token"}
+    env.update(
+        {variable: str(config.ports[name]) for name, (variable, _) in PORT_VARIABLES.items()}
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "devstack", *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def cli_stack() -> Iterator[StackConfig]:
+    config = StackConfig.ephemeral(api_token="cli-token")
+    try:
+        yield config
+    finally:
+        run_cli(config, "down")
+        shutil.rmtree(config.state_dir, ignore_errors=True)
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex((HOST, port)) == 0
+
+
+def test_up_status_down_up_keeps_data(cli_stack: StackConfig) -> None:
+    started = run_cli(cli_stack, "up")
+    assert started.returncode == 0, started.stdout + started.stderr
+    assert "All services ready" in started.stdout
+    assert cli_stack.url("api") in started.stdout
+    assert "cli-token" in started.stdout
+
+    status = run_cli(cli_stack, "status")
+    assert status.returncode == 0
+    for name in ("postgresql", "redis", "nats", "temporal", "api", "worker"):
+        line = next(row for row in status.stdout.splitlines() if row.startswith(name))
+        assert " ready " in f"{line} ", line
+
+    api_pid = process.running_pid(cli_stack.state_dir, "api")
+    again = run_cli(cli_stack, "up")
+    assert again.returncode == 0
+    assert again.stdout.count("already running") >= 6
+    assert process.running_pid(cli_stack.state_dir, "api") == api_pid
+
+    with httpx.Client(base_url=cli_stack.api_url, timeout=30) as api:
+        written = api.put(
+            "/settings/tests.survives_restart",
+            json={"value": "kept"},
+            headers={"Authorization": "Bearer cli-token"},
+        )
+        assert written.status_code == 201
+
+    stopped = run_cli(cli_stack, "down")
+    assert stopped.returncode == 0
+    still_listening = [port for port in cli_stack.ports.values() if listening(port)]
+    assert still_listening == []
+    assert all(
+        process.running_pid(cli_stack.state_dir, name) is None
+        for name in ("postgresql", "redis", "nats", "temporal", "api", "worker")
+    )
+
+    restarted = run_cli(cli_stack, "up")
+    assert restarted.returncode == 0, restarted.stdout + restarted.stderr
+    with httpx.Client(base_url=cli_stack.api_url, timeout=30) as api:
+        assert api.get("/settings/tests.survives_restart").json()["value"] == "kept"
+
+
+def test_taken_port_names_the_port_and_its_variable() -> None:
+    config = StackConfig.ephemeral()
+    with socket.socket() as holder:
+        holder.bind((HOST, config.ports["redis"]))
+        holder.listen()
+        try:
+            result = run_cli(config, "up")
+        finally:
+            run_cli(config, "down")
+            shutil.rmtree(config.state_dir, ignore_errors=True)
+    assert result.returncode == 1
+    assert f"port {config.ports['redis']}" in result.stderr
+    assert "REDIS_PORT" in result.stderr

@@ -1,0 +1,93 @@
+"""Migrations through entrypoint.py: fresh, repeated, four replicas at once, and a database
+that never comes up."""
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from app import __version__
+from app.migrations import alembic_config, head_revision
+from devstack.config import DATABASE_NAME, PROJECT_ROOT, StackConfig
+from devstack.services import postgres_connect
+
+
+@pytest.fixture
+def empty_database(stack: StackConfig) -> Iterator[str]:
+    """A new, empty database on the stack's PostgreSQL; its SQLAlchemy URL."""
+    name = f"migrations_{uuid.uuid4().hex[:10]}"
+    with postgres_connect(stack, "postgres") as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    yield stack.database_url.rsplit("/", 1)[0] + f"/{name}"
+    with postgres_connect(stack, "postgres") as connection:
+        connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def migrate_only(database_url: str, **extra_env: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "DATABASE_URL": database_url, "LOG_FORMAT": "json", **extra_env}
+    return subprocess.Popen(
+        [sys.executable, str(PROJECT_ROOT / "entrypoint.py"), "--migrate-only"],
+        env=env,
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def schema_state(database_url: str) -> tuple[list[str], object]:
+    plain_url = database_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain_url, connect_timeout=5) as connection:
+        revisions = [
+            row[0] for row in connection.execute("SELECT version_num FROM alembic_version")
+        ]
+        version = connection.execute(
+            "SELECT value FROM system_settings WHERE key = 'core.version'"
+        ).fetchone()
+    return revisions, version[0] if version else None
+
+
+def test_fresh_then_repeated_migration(empty_database: str) -> None:
+    first = migrate_only(empty_database)
+    output, _ = first.communicate(timeout=120)
+    assert first.returncode == 0, output
+    assert "migrations applied" in output
+    assert schema_state(empty_database) == ([head_revision(alembic_config())], __version__)
+
+    again = migrate_only(empty_database)
+    output, _ = again.communicate(timeout=120)
+    assert again.returncode == 0, output
+    assert "schema already at head" in output
+    assert "applying migrations" not in output
+
+
+def test_four_replicas_migrating_at_once(empty_database: str) -> None:
+    replicas = [migrate_only(empty_database) for _ in range(4)]
+    outputs = [replica.communicate(timeout=120)[0] for replica in replicas]
+    assert [replica.returncode for replica in replicas] == [0, 0, 0, 0], outputs
+    assert sum("migrations applied" in output for output in outputs) == 1, outputs
+    revisions, version = schema_state(empty_database)
+    assert revisions == [head_revision(alembic_config())]
+    assert version == __version__
+
+
+def test_unreachable_database_fails_after_the_wait(stack: StackConfig) -> None:
+    closed_port_url = f"postgresql+psycopg://postgres:secret@127.0.0.1:1/{DATABASE_NAME}"
+    replica = migrate_only(
+        closed_port_url, DATABASE_WAIT_TIMEOUT="2", DEPENDENCY_CONNECT_TIMEOUT="1"
+    )
+    output, _ = replica.communicate(timeout=60)
+    assert replica.returncode == 1
+    assert "waiting for database" in output
+    assert "not reachable after 2s" in output
+
+
+def test_invalid_setting_stops_the_process_naming_the_variable() -> None:
+    replica = migrate_only("postgresql+psycopg://x@127.0.0.1:1/x", DATABASE_WAIT_TIMEOUT="soon")
+    output, _ = replica.communicate(timeout=60)
+    assert replica.returncode != 0
+    assert "DATABASE_WAIT_TIMEOUT" in output

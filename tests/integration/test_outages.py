@@ -1,0 +1,67 @@
+"""Outages: with a dependency stopped, /health turns 503 naming it and other routes keep
+answering; after the stack restarts it, the same API process is healthy again."""
+
+import time
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from app.config import Settings
+from devstack import process
+from devstack.config import StackConfig
+from devstack.stack import stop_one, up
+
+RECOVERY_SECONDS = 15
+HEALTH_CHECK_TIMEOUT = Settings().health_check_timeout
+
+# The route that needs each dependency, and what it must answer while that dependency is down.
+DEPENDENT_CALLS = {
+    "postgresql": ("GET", "/settings/core.version", None),
+    "redis": ("POST", "/redis/test", {"key": "outage", "value": "v"}),
+    "nats": ("POST", "/nats/test", {"message": "outage"}),
+    "temporal": ("POST", "/test-workflow", {"name": "Outage"}),
+}
+
+
+def wait_for(predicate: Callable[[], bool], seconds: float) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        if predicate():
+            return time.monotonic() - started
+        time.sleep(0.2)
+    raise AssertionError(f"condition not met within {seconds}s")
+
+
+@pytest.mark.parametrize("dependency", ["redis", "nats", "temporal", "postgresql"])
+def test_outage_is_reported_and_heals(
+    stack: StackConfig, api: httpx.Client, dependency: str
+) -> None:
+    api_pid = process.running_pid(stack.state_dir, "api")
+    assert api.get("/health").status_code == 200
+    assert stop_one(stack, dependency)
+    try:
+        started = time.monotonic()
+        response = api.get("/health")
+        elapsed = time.monotonic() - started
+        assert response.status_code == 503
+        body = response.json()
+        assert body["status"] == "unhealthy"
+        assert body["failing"] == [dependency]
+        assert body["checks"][dependency]["status"] == "down"
+        assert body["checks"][dependency]["error"]
+        assert elapsed < HEALTH_CHECK_TIMEOUT + 1  # each check is bounded by its timeout
+        assert api.get("/version").status_code == 200
+        assert api.get("/health/live").status_code == 200
+
+        method, path, payload = DEPENDENT_CALLS[dependency]
+        failed = api.request(method, path, json=payload)
+        assert failed.status_code == 503, failed.text
+        assert failed.json()["dependency"] == dependency
+        assert dependency in failed.json()["detail"]
+    finally:
+        up(stack)
+    wait_for(lambda: api.get("/health").status_code == 200, RECOVERY_SECONDS)
+    method, path, payload = DEPENDENT_CALLS[dependency]
+    assert api.request(method, path, json=payload).status_code < 300
+    assert process.running_pid(stack.state_dir, "api") == api_pid

@@ -1,0 +1,63 @@
+"""Settings: the spec's defaults, DATABASE_URL winning over its parts, and a start-up error
+that names the bad variable."""
+
+import pytest
+
+from app.config import ConfigurationError, Settings, get_settings
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.chdir("/")  # no .env file
+    get_settings.cache_clear()
+
+
+def test_defaults_match_the_spec() -> None:
+    settings = Settings()
+    assert settings.database_url == "postgresql+psycopg://postgres:secret@db:5432/app_db"
+    assert settings.temporal_address == "temporal:7233"
+    assert settings.temporal_namespace == "default"
+    assert settings.temporal_task_queue == "test-task-queue"
+    assert settings.redis_url == "redis://redis:6379/0"
+    assert settings.nats_url == "nats://nats:4222"
+    assert settings.nats_subject == "backup.test"
+    assert settings.otel_service_name == "sbs-api"
+    assert settings.sbs_api_token == ""
+
+
+def test_database_parts_build_the_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_HOST", "pg.internal")
+    monkeypatch.setenv("DATABASE_PASSWORD", "p@ss/word")
+    monkeypatch.setenv("DATABASE_NAME", "sbs")
+    url = Settings().database_url
+    assert url == "postgresql+psycopg://postgres:p%40ss%2Fword@pg.internal:5432/sbs"
+    assert "p%40ss" not in Settings().database_url_redacted()
+
+
+def test_database_url_wins_over_the_parts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_HOST", "ignored")
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://u:p@h:1/d")
+    assert Settings().database_url == "postgresql+psycopg://u:p@h:1/d"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("DATABASE_PORT", "not-a-port"),
+        ("TEMPORAL_PORT", "70000"),
+        ("LOG_LEVEL", "LOUD"),
+        ("HEALTH_CHECK_TIMEOUT", "-1"),
+        ("LOG_FORMAT", "xml"),
+    ],
+)
+def test_invalid_value_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigurationError) as raised:
+        get_settings()
+    assert variable in str(raised.value)
+    assert value in str(raised.value)
