@@ -18,7 +18,7 @@ class Settings(BaseSettings):
     database_host: str = "db"
     database_port: int = Field(default=5432, ge=1, le=65535)
     database_user: str = "postgres"
-    database_password: str = "secret"
+    database_password: str = "secret"  # noqa: S105 - the spec's local default
     database_name: str = "app_db"
     database_wait_timeout: float = Field(default=60.0, gt=0)
 
