@@ -1,0 +1,625 @@
+"""The container image recipe, the shell scripts and the CI/CD workflow are sound.
+
+- Dockerfile: hadolint finds nothing; the image is multi-stage on a pinned python:3.12 slim
+  tag, caches dependencies apart from code, runs as uid 10001, and its HEALTHCHECK really
+  tells a 200 from a 503 (the probe runs here against a local HTTP server).
+- .dockerignore keeps everything the Dockerfile copies and nothing else (evaluated with
+  Docker's rules: last matching pattern wins, `!` re-includes, a directory match covers
+  what is inside it).
+- scripts/*.sh: shellcheck finds nothing; the start scripts run from any directory and pass
+  their arguments on; deploy_test.sh parses image references into the chart's values and
+  calls Helm as expected (a fake `helm` records the calls).
+- .github/workflows: valid against the GitHub workflow schema, zizmor finds nothing of
+  medium or high severity, actions are pinned by SHA, and the jobs do what the spec says.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+DOCKERFILE = REPO_ROOT / "Dockerfile"
+WORKFLOW_DIR = REPO_ROOT / ".github" / "workflows"
+CI_WORKFLOW = WORKFLOW_DIR / "ci.yml"
+SCRIPTS = REPO_ROOT / "scripts"
+OWN_SCRIPTS = ("start_api.sh", "start_worker.sh", "deploy_test.sh")
+RUNTIME_SOURCES = {
+    "app",
+    "alembic",
+    "alembic.ini",
+    "entrypoint.py",
+    "run_api.py",
+    "run_worker.py",
+    "scripts",
+}
+DIGEST = "sha256:" + "ab" * 32
+
+
+def tool(name: str) -> str:
+    path = VENV_BIN / name
+    assert path.exists(), f"{name} is not installed in {VENV_BIN} (requirements-dev.txt)"
+    return str(path)
+
+
+def run(args: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, capture_output=True, text=True, timeout=120, check=False, **kwargs)
+
+
+# ---- Dockerfile -------------------------------------------------------------------------
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
+    instructions: list[tuple[str, str]] = []
+    pending = ""
+    for raw in DOCKERFILE.read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        keyword, _, arguments = (pending + line).partition(" ")
+        instructions.append((keyword.upper(), " ".join(arguments.split())))
+        pending = ""
+    return instructions
+
+
+def stages() -> list[list[tuple[str, str]]]:
+    result: list[list[tuple[str, str]]] = []
+    for instruction in dockerfile_instructions():
+        if instruction[0] == "FROM":
+            result.append([])
+        if result:
+            result[-1].append(instruction)
+    return result
+
+
+def test_hadolint_finds_nothing() -> None:
+    result = run([tool("hadolint"), str(DOCKERFILE)])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == ""
+
+
+def test_hadolint_does_report_problems() -> None:
+    result = run([tool("hadolint"), "-"], input="FROM python:latest\nRUN cd /tmp\n")
+    assert result.returncode != 0
+    assert "DL3007" in result.stdout  # `latest` tag
+
+
+def test_base_image_is_a_pinned_python_312_slim() -> None:
+    arguments = dict(
+        value.split("=", 1) for keyword, value in dockerfile_instructions() if keyword == "ARG"
+    )
+    assert re.fullmatch(r"python:3\.12\.\d+-slim-(bookworm|trixie)", arguments["PYTHON_IMAGE"])
+    froms = [value for keyword, value in dockerfile_instructions() if keyword == "FROM"]
+    assert froms == ["${PYTHON_IMAGE} AS builder", "${PYTHON_IMAGE} AS runtime"]
+
+
+def test_dependencies_are_a_layer_of_their_own() -> None:
+    builder, runtime = stages()
+    copies = [value for keyword, value in builder if keyword == "COPY"]
+    assert copies == ["requirements.txt /tmp/requirements.txt"], "builder copies only deps"
+    runs = [value for keyword, value in builder if keyword == "RUN"]
+    assert any("-r /tmp/requirements.txt" in value and "--no-cache-dir" in value for value in runs)
+    runtime_copies = [value for keyword, value in runtime if keyword == "COPY"]
+    assert runtime_copies[0] == "--from=builder /opt/venv /opt/venv", "venv before the code"
+
+
+def test_final_stage_has_no_build_tools_and_copies_only_what_runs() -> None:
+    runtime = stages()[-1]
+    for keyword, value in runtime:
+        if keyword == "RUN":
+            assert not re.search(r"apt-get|apk |gcc|build-essential|pip install", value), value
+    copied = set()
+    for keyword, value in runtime:
+        if keyword == "COPY" and not value.startswith("--from="):
+            sources = [part for part in value.split()[:-1] if not part.startswith("--")]
+            copied |= {source.rstrip("/") for source in sources}
+    assert copied == RUNTIME_SOURCES
+    missing = sorted(source for source in copied if not (REPO_ROOT / source).exists())
+    assert not missing, f"the Dockerfile copies files that do not exist: {missing}"
+
+
+def test_runs_as_non_root_sbs_with_the_specs_interface() -> None:
+    runtime = stages()[-1]
+    values = {keyword: [v for k, v in runtime if k == keyword] for keyword, _ in runtime}
+    assert any(
+        "groupadd --system --gid 10001 sbs" in v and "--uid 10001" in v for v in values["RUN"]
+    )
+    assert values["USER"] == ["10001:10001"]
+    assert values["WORKDIR"] == ["/app"]
+    assert values["EXPOSE"] == ["8000"]
+    environment = " ".join(values["ENV"])
+    for setting in ("PYTHONDONTWRITEBYTECODE=1", "PYTHONUNBUFFERED=1", "APP_BUILD=${APP_BUILD}"):
+        assert setting in environment
+    assert 'APP_BUILD=""' in values["ARG"]
+    assert values["CMD"] == ['["scripts/start_api.sh"]']
+    (healthcheck,) = values["HEALTHCHECK"]
+    assert "--timeout=" in healthcheck
+    assert "http://127.0.0.1:8000/health/live" in healthcheck
+
+
+class _Health(BaseHTTPRequestHandler):
+    status = 200
+
+    def do_GET(self) -> None:
+        self.send_response(self.status if self.path == "/health/live" else 404)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def health_server() -> Iterator[ThreadingHTTPServer]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Health)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize(("status", "healthy"), [(200, True), (503, False)])
+def test_healthcheck_probe_tells_healthy_from_unhealthy(
+    health_server: ThreadingHTTPServer, status: int, healthy: bool
+) -> None:
+    _, healthcheck = next(i for i in dockerfile_instructions() if i[0] == "HEALTHCHECK")
+    command = json.loads(healthcheck[healthcheck.index("CMD") + 3 :])
+    assert command[:2] == ["python", "-c"]
+    port = health_server.server_address[1]
+    code = command[2].replace("127.0.0.1:8000", f"127.0.0.1:{port}")
+    _Health.status = status
+    result = run([sys.executable, "-c", code])
+    assert (result.returncode == 0) is healthy, result.stderr
+
+
+# ---- .dockerignore ----------------------------------------------------------------------
+
+
+def dockerignore_rules() -> list[tuple[bool, re.Pattern[str]]]:
+    rules = []
+    for raw in (REPO_ROOT / ".dockerignore").read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        negated = line.startswith("!")
+        pattern = line.lstrip("!").strip("/")
+        regex = ""
+        index = 0
+        while index < len(pattern):
+            if pattern.startswith("**/", index):
+                regex, index = regex + "(?:.*/)?", index + 3
+            elif pattern.startswith("**", index):
+                regex, index = regex + ".*", index + 2
+            elif pattern[index] == "*":
+                regex, index = regex + "[^/]*", index + 1
+            elif pattern[index] == "?":
+                regex, index = regex + "[^/]", index + 1
+            elif pattern[index] == "[":
+                end = pattern.index("]", index)
+                regex, index = regex + pattern[index : end + 1], end + 1
+            else:
+                regex, index = regex + re.escape(pattern[index]), index + 1
+        rules.append((negated, re.compile(regex)))
+    return rules
+
+
+def is_excluded(path: str) -> bool:
+    """Docker's rule: the last pattern matching the path or one of its parents decides."""
+    parts = path.split("/")
+    candidates = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    excluded = False
+    for negated, regex in dockerignore_rules():
+        if any(regex.fullmatch(candidate) for candidate in candidates):
+            excluded = not negated
+    return excluded
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        ".git/config",
+        ".venv/bin/python",
+        ".env",
+        ".state/postgres/PG_VERSION",
+        "tests/deploy/test_compose.py",
+        "bench/RESULTS.md",
+        "deploy/helm/sbs/Chart.yaml",
+        "infrastructure/terraform/main.tf",
+        "monitoring/prometheus/prometheus.yml",
+        "devstack/stack.py",
+        ".github/workflows/ci.yml",
+        "docker-compose.yml",
+        "requirements-dev.txt",
+        "app/__pycache__/config.cpython-312.pyc",
+        "app/.env",
+        ".pytest_cache/v/cache",
+    ],
+)
+def test_dockerignore_leaves_out(path: str) -> None:
+    assert is_excluded(path)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "requirements.txt",
+        "alembic.ini",
+        "entrypoint.py",
+        "run_api.py",
+        "run_worker.py",
+        "app/config.py",
+        "app/api/main.py",
+        "alembic/env.py",
+        "scripts/start_api.sh",
+        "scripts/start_worker.sh",
+    ],
+)
+def test_dockerignore_keeps_what_the_image_needs(path: str) -> None:
+    assert not is_excluded(path)
+
+
+# ---- scripts ----------------------------------------------------------------------------
+
+
+def test_shellcheck_finds_nothing_in_any_script() -> None:
+    scripts = sorted(SCRIPTS.glob("*.sh"))
+    assert {script.name for script in scripts} >= set(OWN_SCRIPTS)
+    result = run([tool("shellcheck"), *map(str, scripts)])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_shellcheck_does_report_problems(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.sh"
+    bad.write_text("#!/usr/bin/env bash\nrm -rf $1/*\n")
+    result = run([tool("shellcheck"), str(bad)])
+    assert result.returncode != 0
+    assert "SC2086" in result.stdout
+
+
+@pytest.mark.parametrize("name", OWN_SCRIPTS)
+def test_scripts_are_strict_and_executable(name: str) -> None:
+    script = SCRIPTS / name
+    lines = script.read_text().splitlines()
+    assert lines[0] == "#!/usr/bin/env bash"
+    assert "set -euo pipefail" in lines
+    assert os.access(script, os.X_OK), f"{name} is not executable"
+    staged = run(["git", "ls-files", "-s", "--", f"scripts/{name}"], cwd=REPO_ROOT).stdout
+    if staged:  # once committed, git must keep the executable bit
+        assert staged.startswith("100755 "), staged
+
+
+@pytest.fixture
+def fake_python(tmp_path: Path) -> Path:
+    """A `python` that reports where it ran and with which arguments."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "python"
+    fake.write_text('#!/bin/sh\necho "cwd=$(pwd)"\necho "args=$*"\n')
+    fake.chmod(0o755)
+    return bin_dir
+
+
+@pytest.mark.parametrize(
+    ("script", "program"),
+    [("start_api.sh", "entrypoint.py"), ("start_worker.sh", "run_worker.py")],
+)
+def test_start_scripts_run_from_the_repo_root(
+    fake_python: Path, tmp_path: Path, script: str, program: str
+) -> None:
+    environment = {"PATH": f"{fake_python}:{os.environ['PATH']}"}
+    result = run(
+        ["bash", str(SCRIPTS / script), "--migrate-only", "x y"], cwd=tmp_path, env=environment
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"cwd={REPO_ROOT}" in result.stdout
+    assert f"args={program} --migrate-only x y" in result.stdout
+
+
+@pytest.fixture
+def fake_helm(tmp_path: Path) -> Path:
+    """A `helm` that records each call, one line per call, and reports HELM_FAKE_VERSION."""
+    bin_dir = tmp_path / "helm-bin"
+    bin_dir.mkdir()
+    helm = bin_dir / "helm"
+    helm.write_text(
+        "#!/usr/bin/env bash\n"
+        'if [[ $1 == version ]]; then echo "${HELM_FAKE_VERSION:-v4.2.4}"; exit 0; fi\n'
+        'printf "%s\\n" "$*" >> "$HELM_CALLS"\n'
+    )
+    helm.chmod(0o755)
+    chart = tmp_path / "chart"
+    chart.mkdir()
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: sbs\nversion: 1.0.0\n")
+    return tmp_path
+
+
+def deploy(
+    workdir: Path, *args: str, **extra_env: str
+) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    calls = workdir / "calls.txt"
+    calls.unlink(missing_ok=True)
+    environment = {
+        "PATH": f"{workdir / 'helm-bin'}:{os.environ['PATH']}",
+        "HELM_CALLS": str(calls),
+        "CHART_DIR": str(workdir / "chart"),
+        **extra_env,
+    }
+    result = run(["bash", str(SCRIPTS / "deploy_test.sh"), *args], cwd=workdir, env=environment)
+    return result, calls.read_text().splitlines() if calls.exists() else []
+
+
+def test_deploy_without_an_argument_prints_usage_and_exits_2(fake_helm: Path) -> None:
+    result, calls = deploy(fake_helm)
+    assert result.returncode == 2
+    assert "Usage: scripts/deploy_test.sh IMAGE_REF" in result.stderr
+    assert calls == []
+
+
+@pytest.mark.parametrize(
+    ("image_ref", "expected"),
+    [
+        ("ghcr.io/acme/sbs:1.0.0", {"image.repository": "ghcr.io/acme/sbs", "image.tag": "1.0.0"}),
+        (
+            f"ghcr.io/acme/sbs@{DIGEST}",
+            {"image.repository": "ghcr.io/acme/sbs", "image.digest": DIGEST},
+        ),
+        (
+            f"localhost:5000/sbs:main@{DIGEST}",
+            {"image.repository": "localhost:5000/sbs", "image.tag": "main", "image.digest": DIGEST},
+        ),
+    ],
+)
+def test_deploy_passes_the_parsed_reference_to_helm(
+    fake_helm: Path, image_ref: str, expected: dict[str, str]
+) -> None:
+    result, calls = deploy(fake_helm, image_ref)
+    assert result.returncode == 0, result.stderr
+    chart = str(fake_helm / "chart")
+    assert calls[0] == f"dependency build {chart}"
+    upgrade = calls[1].split()
+    assert upgrade[:4] == ["upgrade", "--install", "sbs", chart]
+    for flag in ("--create-namespace", "--wait", "--rollback-on-failure"):
+        assert flag in upgrade
+    assert upgrade[upgrade.index("--namespace") + 1] == "sbs-test"
+    assert upgrade[upgrade.index("--timeout") + 1] == "10m"
+    values = dict(
+        upgrade[i + 1].split("=", 1) for i, arg in enumerate(upgrade) if arg == "--set-string"
+    )
+    assert values == expected
+
+
+def test_deploy_honours_its_environment_and_helm_3(fake_helm: Path) -> None:
+    (fake_helm / "values-test.yaml").write_text("replicaCount: 1\n")
+    result, calls = deploy(
+        fake_helm,
+        "ghcr.io/acme/sbs:2",
+        NAMESPACE="qa",
+        RELEASE="sbs-qa",
+        HELM_TIMEOUT="3m",
+        VALUES_FILE="values-test.yaml",
+        HELM_FAKE_VERSION="v3.21.4",
+    )
+    assert result.returncode == 0, result.stderr
+    upgrade = calls[1].split()
+    assert upgrade[2] == "sbs-qa"
+    assert upgrade[upgrade.index("--namespace") + 1] == "qa"
+    assert upgrade[upgrade.index("--timeout") + 1] == "3m"
+    assert upgrade[upgrade.index("--values") + 1] == str(fake_helm / "values-test.yaml")
+    assert "--atomic" in upgrade
+    assert "--rollback-on-failure" not in upgrade
+
+
+@pytest.mark.parametrize(
+    ("image_ref", "message"),
+    [
+        ("ghcr.io/acme/sbs", "neither a tag nor a digest"),
+        ("ghcr.io/acme/sbs@sha256:123", "invalid digest"),
+        ("ghcr.io/Acme/sbs:1.0", "invalid repository"),
+        ("ghcr.io/acme/sbs:bad/tag", "invalid"),
+    ],
+)
+def test_deploy_rejects_unpinned_or_malformed_references(
+    fake_helm: Path, image_ref: str, message: str
+) -> None:
+    result, calls = deploy(fake_helm, image_ref)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert calls == []
+
+
+def test_deploy_rejects_a_missing_values_file(fake_helm: Path) -> None:
+    result, calls = deploy(fake_helm, "ghcr.io/acme/sbs:1", VALUES_FILE="nowhere.yaml")
+    assert result.returncode == 2
+    assert "nowhere.yaml" in result.stderr
+    assert calls == []
+
+
+# ---- GitHub Actions ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def workflow() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(CI_WORKFLOW.read_text())
+    return loaded
+
+
+def steps_of(workflow: dict[str, Any], job: str) -> list[dict[str, Any]]:
+    steps: list[dict[str, Any]] = workflow["jobs"][job]["steps"]
+    return steps
+
+
+def step_using(workflow: dict[str, Any], job: str, action: str) -> dict[str, Any]:
+    matches = [s for s in steps_of(workflow, job) if s.get("uses", "").startswith(action + "@")]
+    assert matches, f"{job} does not use {action}"
+    return matches[0]
+
+
+def test_workflows_match_the_github_schema() -> None:
+    files = sorted(WORKFLOW_DIR.glob("*.y*ml"))
+    assert CI_WORKFLOW in files
+    result = run(
+        [tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *map(str, files)]
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_schema_check_does_reject_a_broken_workflow(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yml"
+    broken.write_text("on: push\njobs:\n  build:\n    runs-on: ubuntu-24.04\n    stepz: []\n")
+    result = run(
+        [tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", str(broken)]
+    )
+    assert result.returncode != 0
+
+
+def zizmor_findings(target: Path) -> list[dict[str, Any]]:
+    result = run(
+        [tool("zizmor"), "--offline", "--persona", "auditor", "--format", "json", str(target)]
+    )
+    assert result.stdout.strip().startswith("["), result.stderr
+    findings: list[dict[str, Any]] = json.loads(result.stdout)
+    return findings
+
+
+def test_zizmor_finds_nothing_of_medium_or_high_severity() -> None:
+    serious = [
+        (finding["ident"], finding["determinations"]["severity"])
+        for finding in zizmor_findings(WORKFLOW_DIR)
+        if finding["determinations"]["severity"] in {"Medium", "High"}
+    ]
+    assert serious == []
+
+
+def test_zizmor_does_flag_an_unsafe_workflow(tmp_path: Path) -> None:
+    unsafe = tmp_path / "unsafe.yml"
+    unsafe.write_text(
+        "on: pull_request_target\npermissions: {}\njobs:\n  x:\n    runs-on: ubuntu-24.04\n"
+        '    steps:\n      - run: echo "${{ github.event.pull_request.title }}"\n'
+    )
+    idents = {finding["ident"] for finding in zizmor_findings(unsafe)}
+    assert "template-injection" in idents
+
+
+def test_every_action_is_pinned_to_a_commit_with_its_version() -> None:
+    uses_lines = [line.strip() for line in CI_WORKFLOW.read_text().splitlines() if "uses:" in line]
+    assert uses_lines
+    for line in uses_lines:
+        assert re.fullmatch(r"(- )?uses: [\w.-]+/[\w.-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+", line), (
+            f"not pinned to a SHA with a version comment: {line}"
+        )
+
+
+def test_permissions_are_least_privilege(workflow: dict[str, Any]) -> None:
+    assert workflow["permissions"] == {}
+    jobs = workflow["jobs"]
+    assert jobs["build-scan"]["permissions"] == {
+        "contents": "read",
+        "packages": "write",
+        "id-token": "write",
+    }
+    assert jobs["deploy-test"]["permissions"] == {"contents": "read"}
+
+
+def test_runs_are_bounded_and_credentials_not_persisted(workflow: dict[str, Any]) -> None:
+    assert workflow["concurrency"]["group"]
+    for name, job in workflow["jobs"].items():
+        assert 0 < job["timeout-minutes"] <= 60, name
+        for step in job["steps"]:
+            if step.get("uses", "").startswith("actions/checkout@"):
+                assert step["with"]["persist-credentials"] is False, name
+            # Expressions go through env:, never straight into a shell script.
+            assert "${{" not in step.get("run", ""), f"{name}: {step.get('name')}"
+
+
+def test_triggers_are_pushes_to_main_and_pull_requests(workflow: dict[str, Any]) -> None:
+    triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads `on` as True
+    assert triggers["push"]["branches"] == ["main"]
+    assert "pull_request" in triggers
+    assert "pull_request_target" not in triggers
+
+
+def test_build_scan_tests_then_scans_before_it_publishes(workflow: dict[str, Any]) -> None:
+    steps = steps_of(workflow, "build-scan")
+    runs = [step.get("run", "") for step in steps]
+    assert any("apt-get install" in r and "prometheus" in r for r in runs)
+    assert any(r.strip() == "make test" for r in runs)
+    setup_python = step_using(workflow, "build-scan", "actions/setup-python")
+    assert setup_python["with"]["python-version"] == "3.12"
+    step_using(workflow, "build-scan", "docker/setup-buildx-action")
+
+    builds = [s for s in steps if s.get("uses", "").startswith("docker/build-push-action@")]
+    assert len(builds) == 2
+    candidate, publish = builds
+    for build in builds:
+        assert build["with"]["build-args"] == "APP_BUILD=${{ github.sha }}"
+        assert build["with"]["cache-from"] == "type=gha"
+        assert build["with"]["cache-to"].startswith("type=gha")
+    assert candidate["with"]["load"] is True
+    assert candidate["with"]["push"] is False
+    assert publish["with"]["push"] == "${{ github.event_name != 'pull_request' }}"
+    assert publish["if"] == "github.event_name != 'pull_request'"
+
+    sbom = step_using(workflow, "build-scan", "anchore/sbom-action")
+    assert sbom["with"]["format"] == "spdx-json"
+    upload = step_using(workflow, "build-scan", "actions/upload-artifact")
+    assert upload["with"]["path"] == sbom["with"]["output-file"]
+    trivy = step_using(workflow, "build-scan", "aquasecurity/trivy-action")
+    assert trivy["with"]["exit-code"] == "1"
+    assert trivy["with"]["severity"] == "HIGH,CRITICAL"
+    assert trivy["with"]["ignore-unfixed"] is True
+    assert trivy["with"]["image-ref"] == sbom["with"]["image"] == candidate["with"]["tags"]
+    assert steps.index(trivy) < steps.index(publish), "scan before anything is pushed"
+
+    login = step_using(workflow, "build-scan", "docker/login-action")
+    assert login["if"] == "github.event_name != 'pull_request'"
+    assert login["with"]["registry"] == "ghcr.io"
+    step_using(workflow, "build-scan", "docker/metadata-action")
+
+
+def test_main_pushes_are_signed_keylessly_by_digest(workflow: dict[str, Any]) -> None:
+    steps = steps_of(workflow, "build-scan")
+    main_push = "github.event_name == 'push' && github.ref == 'refs/heads/main'"
+    installer = step_using(workflow, "build-scan", "sigstore/cosign-installer")
+    assert installer["if"] == main_push
+    (signing,) = [s for s in steps if "cosign sign" in s.get("run", "")]
+    assert signing["if"] == main_push
+    assert "cosign sign --yes" in signing["run"]
+    sbom_file = step_using(workflow, "build-scan", "anchore/sbom-action")["with"]["output-file"]
+    assert f"--type spdxjson --predicate {sbom_file}" in signing["run"]
+    assert signing["env"]["IMAGE"] == "${{ steps.published.outputs.image }}"
+    (published,) = [s for s in steps if s.get("id") == "published"]
+    assert "@${DIGEST}" in published["run"]
+    assert published["env"]["DIGEST"] == "${{ steps.push.outputs.digest }}"
+    assert workflow["jobs"]["build-scan"]["outputs"]["image"] == signing["env"]["IMAGE"]
+
+
+def test_deploy_test_runs_only_on_main_when_the_cluster_secret_exists(
+    workflow: dict[str, Any],
+) -> None:
+    job = workflow["jobs"]["deploy-test"]
+    assert job["needs"] == "build-scan"
+    assert job["if"] == "github.event_name == 'push' && github.ref == 'refs/heads/main'"
+    gate, *rest = job["steps"]
+    assert gate["env"]["KUBE_CONFIG"] == "${{ secrets.KUBE_CONFIG }}"
+    assert "GITHUB_OUTPUT" in gate["run"]
+    for step in rest:
+        assert f"steps.{gate['id']}.outputs.enabled == 'true'" in step["if"], step["name"]
+    step_using(workflow, "deploy-test", "azure/setup-helm")
+    (deployment,) = [s for s in rest if "deploy_test.sh" in s.get("run", "")]
+    assert deployment["run"] == 'scripts/deploy_test.sh "${IMAGE_REF}"'
+    assert deployment["env"]["IMAGE_REF"] == "${{ needs.build-scan.outputs.image }}"
+    assert deployment["env"]["KUBECONFIG"].startswith("${{ runner.temp }}")
