@@ -12,10 +12,24 @@ import pytest
 from devstack.config import StackConfig
 from devstack.stack import down, up
 
+RUNNING_STACKS: list[StackConfig] = []
+
+
+@pytest.hookimpl(wrapper=True, trylast=True)
+def pytest_runtestloop(session: pytest.Session) -> Iterator[object]:
+    """Stop the stacks as soon as the tests end, before pytest-cov collects its data, so the
+    coverage of the API and worker processes (written when they exit) is counted."""
+    try:
+        return (yield)
+    finally:
+        for config in RUNNING_STACKS:
+            down(config)
+
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[StackConfig]:
     config = StackConfig.ephemeral(api_token="test-token", scrape_interval="1s")
+    RUNNING_STACKS.append(config)
     try:
         up(config)
         yield config
