@@ -374,6 +374,28 @@ def test_grafana_admin_login_is_the_specs(services: dict[str, dict[str, Any]]) -
     assert environment["GF_SECURITY_ADMIN_PASSWORD"] == "admin"
 
 
+@pytest.mark.parametrize("job", ["temporal-schema", "temporal-namespace"])
+def test_one_shot_job_scripts_pass_shellcheck(
+    services: dict[str, dict[str, Any]], job: str, tmp_path: Path
+) -> None:
+    """The jobs' inline scripts run under the admin-tools image's POSIX sh."""
+    service = services[job]
+    assert service["entrypoint"] == ["/bin/sh", "-euc"]
+    (script,) = service["command"]
+    script_file = tmp_path / f"{job}.sh"
+    # `config` keeps compose's `$$` escapes; the container sees a single `$`.
+    script_file.write_text(script.replace("$$", "$"))
+    shellcheck = Path(sys.executable).parent / "shellcheck"
+    result = subprocess.run(
+        [str(shellcheck), "--shell=sh", str(script_file)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout
+
+
 def test_temporal_schema_job_prepares_both_databases(services: dict[str, dict[str, Any]]) -> None:
     script = " ".join(services["temporal-schema"]["command"])
     for step in ("create-database", "setup-schema -v 0.0", "update-schema -d"):
