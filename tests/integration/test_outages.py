@@ -20,7 +20,7 @@ DEPENDENT_CALLS = {
     "postgresql": ("GET", "/settings/core.version", None),
     "redis": ("POST", "/redis/test", {"key": "outage", "value": "v"}),
     "nats": ("POST", "/nats/test", {"message": "outage"}),
-    "temporal": ("POST", "/test-workflow", {"name": "Outage"}),
+    "temporal": ("POST", "/test-workflow?wait=true", {"name": "Outage"}),
 }
 
 
@@ -63,5 +63,8 @@ def test_outage_is_reported_and_heals(
         up(stack)
     wait_for(lambda: api.get("/health").status_code == 200, RECOVERY_SECONDS)
     method, path, payload = DEPENDENT_CALLS[dependency]
-    assert api.request(method, path, json=payload).status_code < 300
+    recovered = api.request(method, path, json=payload)
+    assert recovered.status_code < 300, recovered.text
+    if dependency == "temporal":  # the worker reconnected too: the workflow ran to the end
+        assert recovered.json()["status"] == "COMPLETED"
     assert process.running_pid(stack.state_dir, "api") == api_pid
