@@ -26,13 +26,26 @@ _STANDARD_ATTRIBUTES = frozenset(
 _UVICORN_LOGGERS = ("uvicorn", "uvicorn.error")
 _UVICORN_ACCESS_LOGGER = "uvicorn.access"
 
+# json.dumps builds a new encoder per call when given options; one shared encoder is reused.
+_JSON_ENCODER = json.JSONEncoder(default=str, ensure_ascii=False)
+
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _FORMATS = ("json", "console")
 
 
+_second_cache: tuple[int, str] = (-1, "")
+
+
 def _utc_timestamp(record: logging.LogRecord) -> str:
-    moment = datetime.fromtimestamp(record.created, tz=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    """`2025-01-31T12:00:00.123Z`; the part up to the second is formatted once per second."""
+    global _second_cache
+    second = int(record.created)
+    cached_second, prefix = _second_cache
+    if second != cached_second:
+        prefix = datetime.fromtimestamp(second, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _second_cache = (second, prefix)
+    milliseconds = int((record.created - second) * 1000)
+    return f"{prefix}.{milliseconds:03d}Z"
 
 
 def _extra_fields(record: logging.LogRecord) -> dict[str, Any]:
@@ -66,7 +79,7 @@ class JsonFormatter(logging.Formatter):
             document["exception"] = record.exc_text
         if record.stack_info:
             document["stack"] = self.formatStack(record.stack_info)
-        return json.dumps(document, default=str, ensure_ascii=False)
+        return _JSON_ENCODER.encode(document)
 
 
 class ConsoleFormatter(logging.Formatter):
@@ -106,6 +119,13 @@ def configure_logging(level: str, log_format: str) -> None:
         raise ValueError(f"LOG_LEVEL must be one of {', '.join(_LEVELS)}; got {level!r}")
     if log_format not in _FORMATS:
         raise ValueError(f"LOG_FORMAT must be one of {', '.join(_FORMATS)}; got {log_format!r}")
+
+    # Neither format prints process, thread or task names; not collecting them makes every
+    # record cheaper (the API writes one per request).
+    logging.logMultiprocessing = False
+    logging.logProcesses = False
+    logging.logThreads = False
+    logging.logAsyncioTasks = False  # type: ignore[attr-defined]  # Python 3.12+, no stub yet
 
     root = logging.getLogger()
     for handler in list(root.handlers):

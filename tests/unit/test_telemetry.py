@@ -52,6 +52,13 @@ def build_app() -> FastAPI:
     async def in_flight() -> dict[str, float]:
         return {"active": sample_value(ACTIVE, http_request_method="GET")}
 
+    @app.post("/in-flight")
+    async def in_flight_post() -> dict[str, float]:
+        return {
+            "post": sample_value(ACTIVE, http_request_method="POST"),
+            "get": sample_value(ACTIVE, http_request_method="GET"),
+        }
+
     @app.get("/log-inside")
     async def log_inside() -> dict[str, bool]:
         logging.getLogger("sbs.test").info("handler speaking")
@@ -200,6 +207,24 @@ async def test_in_flight_requests_are_gauged(client: httpx.AsyncClient) -> None:
     response = await client.get("/in-flight")
     assert response.json()["active"] == idle + 1
     assert sample_value(ACTIVE, http_request_method="GET") == idle
+
+
+async def test_in_flight_requests_are_gauged_per_method(client: httpx.AsyncClient) -> None:
+    idle_post = sample_value(ACTIVE, http_request_method="POST")
+    idle_get = sample_value(ACTIVE, http_request_method="GET")
+    response = await client.post("/in-flight")
+    assert response.json() == {"post": idle_post + 1, "get": idle_get}
+
+
+async def test_unknown_methods_share_one_label(client: httpx.AsyncClient) -> None:
+    labels = request_labels("_OTHER", "/items/{item_id}", 405)
+    before = await scrape(client)
+    for method in ("FOO", "BREW", "PROPFIND"):
+        assert (await client.request(method, "/items/1")).status_code == 405
+    after = await scrape(client)
+    assert after[(REQUESTS, labels)] - before.get((REQUESTS, labels), 0) == 3
+    methods = {dict(key[1])["http_request_method"] for key in after if key[0] == REQUESTS}
+    assert not methods & {"FOO", "BREW", "PROPFIND"}
 
 
 async def test_request_id_is_echoed(client: httpx.AsyncClient) -> None:
