@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -169,6 +170,19 @@ def test_chart_declares_the_local_subcharts_with_conditions() -> None:
 def test_subcharts_load_without_dependency_build() -> None:
     with helm.Chart.load(CHART) as chart:
         assert {dep["name"] for dep in chart.dependencies} == set(SUBCHARTS)
+
+
+def test_dependency_build_archives_are_ignored(tmp_path: Path) -> None:
+    # scripts/deploy_test.sh runs `helm dependency build`, which packs each file:// subchart
+    # into charts/*.tgz next to the unpacked directory; .helmignore keeps them out.
+    copy = tmp_path / "sbs"
+    shutil.copytree(CHART, copy)
+    for name in SUBCHARTS:
+        with helm.Chart.load(copy / "charts" / name) as subchart:
+            subchart.save(copy / "charts")
+    assert len(list((copy / "charts").glob("*.tgz"))) == len(SUBCHARTS)
+    with helm.Chart.load(copy) as chart:
+        assert sorted(dep["name"] for dep in chart.dependencies) == sorted(SUBCHARTS)
 
 
 @pytest.mark.parametrize("value_set", sorted(VALUE_SETS))
