@@ -17,10 +17,11 @@ from typing import Any, TextIO
 # Set by the HTTP middleware for the duration of a request, so any log line can carry it.
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
-# Attributes every LogRecord has; anything else on a record came from `extra=`.
+# Attributes every LogRecord has; anything else on a record came from `extra=`. uvicorn adds
+# `color_message` (the message with terminal colour codes), which a log line must not carry.
 _STANDARD_ATTRIBUTES = frozenset(
     vars(logging.LogRecord("name", logging.INFO, "path", 0, "msg", None, None))
-) | {"message", "asctime", "taskName"}
+) | {"message", "asctime", "taskName", "color_message"}
 
 # uvicorn's own loggers go through our root handler; its access log is replaced by ours.
 _UVICORN_LOGGERS = ("uvicorn", "uvicorn.error")

@@ -138,7 +138,9 @@ def test_uvicorn_loggers_use_our_handler_and_access_log_is_silent(
     logging.getLogger("uvicorn.access").addHandler(logging.StreamHandler())
     configure_logging("INFO", "json")
 
-    logging.getLogger("uvicorn.error").info("Started server process")
+    logging.getLogger("uvicorn.error").info(
+        "Started server process", extra={"color_message": "Started \x1b[36mserver\x1b[0m"}
+    )
     logging.getLogger("uvicorn.access").info("GET / 200")
 
     lines = output_lines(capsys)
@@ -146,6 +148,7 @@ def test_uvicorn_loggers_use_our_handler_and_access_log_is_silent(
     document = json.loads(lines[0])
     assert document["logger"] == "uvicorn.error"
     assert document["message"] == "Started server process"
+    assert "color_message" not in document
     assert logging.getLogger("uvicorn.error").handlers == []
 
 
