@@ -50,7 +50,30 @@ def ids(paths: list[Path]) -> list[str]:
 @cache
 def parse(path: Path) -> dict[str, Any]:
     with path.open(encoding="utf-8") as handle:
-        return hcl2.load(handle)
+        return normalize(hcl2.load(handle))
+
+
+def normalize(node: Any) -> Any:
+    """One shape for both parsers that install as `hcl2`: python-hcl2 8 keeps the quotes of
+    labels and string literals and adds `__is_block__` markers; bc-python-hcl2 (checkov's)
+    does not. Strip quotes and markers."""
+    if isinstance(node, dict):
+        return {
+            unquote(key): normalize(value)
+            for key, value in node.items()
+            if not key.startswith("__")
+        }
+    if isinstance(node, list):
+        return [normalize(item) for item in node]
+    if isinstance(node, str):
+        return unquote(node)
+    return node
+
+
+def unquote(text: str) -> str:
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        return text[1:-1].replace('\\"', '"')
+    return text
 
 
 def single(value: Any) -> Any:
