@@ -1,0 +1,1 @@
+"""Benchmarks of the SBS Platform against bare baselines; `make bench` writes RESULTS.md."""

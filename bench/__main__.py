@@ -1,0 +1,81 @@
+"""`make bench`: run every benchmark against a stack of its own and write RESULTS.md/results.json.
+
+The stack is devstack's (the code `make up` and the tests use) on free loopback ports in a
+temporary state directory, so a running `make up` stack is left alone. wrk must be installed.
+"""
+
+import asyncio
+import os
+import sys
+from typing import Any
+
+import uvloop
+
+from bench import brokers, health, http_throughput, middleware_cost, startup, workflows
+from bench.report import Result, machine, write_json, write_markdown
+from bench.servers import bare_server, new_stack_config, remove_state
+from bench.wrk import WrkMissingError, wrk_version
+from devstack.config import StackConfig
+from devstack.stack import down
+
+
+async def measure_running_stack(
+    config: StackConfig, baselines: dict[str, str], details: dict[str, Any]
+) -> list[Result]:
+    """Sections that need the running stack; one uvloop event loop, like the API's."""
+    results: list[Result] = []
+    print("== 1. HTTP throughput (wrk)", flush=True)
+    targets = {"platform": config.api_url, **baselines}
+    results += await http_throughput.measure(targets, details)
+    print("== 3. /health against the raw dependency checks", flush=True)
+    results += await health.measure(config, details)
+    print("== 4. workflows", flush=True)
+    results += await workflows.measure(config, details)
+    print("== 5. brokers through the API against the raw clients", flush=True)
+    results += await brokers.measure(config, details)
+    return results
+
+
+def run_suite(details: dict[str, Any]) -> list[Result]:
+    print("== 2. telemetry middleware (in process)", flush=True)
+    results = middleware_cost.measure(details)
+    config = new_stack_config()
+    log_dir = config.state_dir / "logs"
+    try:
+        print("== 6. start-up (devstack.stack.up)", flush=True)
+        results += startup.measure(config, details)
+        with bare_server("fastapi", log_dir) as fastapi, bare_server("starlette", log_dir) as star:
+            baselines = {"fastapi": fastapi, "starlette": star}
+            results += asyncio.run(
+                measure_running_stack(config, baselines, details),
+                loop_factory=uvloop.new_event_loop,
+            )
+    finally:
+        down(config)
+        remove_state(config)
+    return sorted(results, key=lambda result: result.section)
+
+
+def main() -> int:
+    try:
+        wrk = wrk_version()
+    except WrkMissingError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    load_before = os.getloadavg()
+    details: dict[str, Any] = {}
+    results = run_suite(details)
+    info = machine({"wrk": wrk})
+    info["load_average_1m"] = {"before": load_before[0], "after": os.getloadavg()[0]}
+    write_json(results, info, details)
+    path = write_markdown(results, info, details)
+    failed = [result.metric for result in results if not result.passed]
+    print(f"\nWrote {path} and {path.with_name('results.json')}")
+    print(f"{len(results) - len(failed)} of {len(results)} goals met", flush=True)
+    for metric in failed:
+        print(f"  missed: {metric}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

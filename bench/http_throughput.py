@@ -1,0 +1,67 @@
+"""Section 1: /version and /health/live throughput: platform API, bare FastAPI, raw Starlette."""
+
+import asyncio
+from typing import Any
+
+from bench.report import Result
+from bench.stats import median
+from bench.wrk import run_wrk
+
+ENDPOINTS = ("/version", "/health/live")
+THREADS = 2
+CONNECTIONS = 32
+SECONDS = 5.0
+WARMUP_SECONDS = 1.0
+ROUNDS = 3
+GOAL_RATIO = 0.85
+
+
+def rotated(names: list[str], shift: int) -> list[str]:
+    """Each round starts with a different target, so no target always runs first or last."""
+    shift %= len(names)
+    return names[shift:] + names[:shift]
+
+
+async def measure(targets: dict[str, str], details: dict[str, Any]) -> list[Result]:
+    """`targets` maps platform/fastapi/starlette to a base URL; medians of alternated rounds."""
+    names = list(targets)
+    rounds: dict[str, dict[str, list[float]]] = {e: {n: [] for n in names} for e in ENDPOINTS}
+    for endpoint in ENDPOINTS:
+        for name in names:
+            await asyncio.to_thread(
+                run_wrk, targets[name] + endpoint, connections=CONNECTIONS, seconds=WARMUP_SECONDS
+            )
+        for round_index in range(ROUNDS):
+            for name in rotated(names, round_index):
+                run = await asyncio.to_thread(
+                    run_wrk,
+                    targets[name] + endpoint,
+                    threads=THREADS,
+                    connections=CONNECTIONS,
+                    seconds=SECONDS,
+                )
+                rounds[endpoint][name].append(run.requests_per_second)
+                print(
+                    f"  {endpoint:<13} {name:<10} {run.requests_per_second:8.0f} req/s", flush=True
+                )
+    details["http_throughput"] = {
+        "wrk": f"{THREADS} threads, {CONNECTIONS} connections, {SECONDS:g} s per run",
+        "rounds_requests_per_second": rounds,
+    }
+    results = []
+    for endpoint in ENDPOINTS:
+        medians = {name: median(values) for name, values in rounds[endpoint].items()}
+        results.append(
+            Result(
+                section="1",
+                metric=f"GET {endpoint} throughput",
+                unit="req/s",
+                platform=medians["platform"],
+                baseline=medians["fastapi"],
+                baseline_name="bare FastAPI",
+                goal_kind="ratio>=",
+                goal_value=GOAL_RATIO,
+                note=f"raw Starlette {medians['starlette']:,.0f} req/s",
+            )
+        )
+    return results

@@ -1,0 +1,86 @@
+"""The processes under test: a devstack stack on free loopback ports, and the bare baselines."""
+
+import contextlib
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+from devstack.config import HOST, PORT_VARIABLES, PROJECT_ROOT, StackConfig
+
+BENCH_TOKEN = "bench-token"
+READY_TIMEOUT = 30.0
+
+
+def free_ports(count: int) -> list[int]:
+    """Ports the kernel hands out now; all bound at once so they are distinct."""
+    sockets = []
+    for _ in range(count):
+        probe = socket.socket()
+        probe.bind((HOST, 0))
+        sockets.append(probe)
+    ports = [probe.getsockname()[1] for probe in sockets]
+    for probe in sockets:
+        probe.close()
+    return ports
+
+
+def new_stack_config() -> StackConfig:
+    """Fresh ports and a fresh state directory that PostgreSQL (run as nobody by root) can enter.
+
+    Every other setting is `make up`'s: 15 s scrapes, INFO JSON logs to the log files.
+    """
+    state_dir = Path(tempfile.mkdtemp(prefix="sbs-bench-"))
+    state_dir.chmod(0o755)
+    ports = dict(zip(PORT_VARIABLES, free_ports(len(PORT_VARIABLES)), strict=True))
+    return StackConfig(state_dir=state_dir, ports=ports, api_token=BENCH_TOKEN)
+
+
+def remove_state(config: StackConfig) -> None:
+    shutil.rmtree(config.state_dir, ignore_errors=True)
+
+
+def wait_http_ok(url: str, timeout: float = READY_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} not answering 200 after {timeout:.0f}s")
+        time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def bare_server(kind: str, log_dir: Path) -> Iterator[str]:
+    """Serve one baseline app (bench.bare_apps) in its own process; yields its base URL."""
+    (port,) = free_ports(1)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with (log_dir / f"bare-{kind}.log").open("ab") as log:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "bench.bare_apps", kind, str(port)],
+            cwd=PROJECT_ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    base_url = f"http://{HOST}:{port}"
+    try:
+        wait_http_ok(base_url + "/health/live")
+        yield base_url
+    finally:
+        child.terminate()
+        try:
+            child.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
