@@ -1,4 +1,4 @@
-"""Command line of the local stack: `python -m devstack up|down|status|logs [service]`."""
+"""Command line of the local stack: `python -m devstack up|down|status|logs`."""
 
 import argparse
 import os

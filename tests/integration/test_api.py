@@ -172,7 +172,9 @@ def test_redis_writes_and_reads_back(api: httpx.Client) -> None:
     assert too_long_ttl.json()["detail"][0]["loc"] == ["body", "ttl_seconds"]
 
 
-def test_powershell_style_form_encoded_json_bodies_work(api: httpx.Client) -> None:
+def test_powershell_style_form_encoded_json_bodies_work(
+    api: httpx.Client, auth: dict[str, str]
+) -> None:
     """`Invoke-RestMethod -Body '{...}'` sends form encoding; the README's calls must still work."""
     form = {"Content-Type": "application/x-www-form-urlencoded"}
     assert api.post("/nats/test", content=b'{"message":"ps"}', headers=form).json()["echo"] == "ps"
@@ -181,6 +183,11 @@ def test_powershell_style_form_encoded_json_bodies_work(api: httpx.Client) -> No
         == "v"
     )
     assert api.post("/test-workflow", content=b'{"name":"PS"}', headers=form).status_code == 202
+    written = api.put(
+        "/settings/tests.powershell", content=b'{"value":"ps"}', headers={**form, **auth}
+    )
+    assert written.status_code in (200, 201)
+    assert written.json()["value"] == "ps"
 
 
 def test_metrics_are_prometheus_text(api: httpx.Client) -> None:

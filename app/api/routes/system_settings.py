@@ -9,9 +9,10 @@ from sqlalchemy import delete, literal_column, select
 from sqlalchemy.dialects.postgresql import insert
 
 from app.api.deps import SessionDep, WriteAccess
+from app.api.routing import LenientJsonRoute
 from app.models import SystemSetting
 
-router = APIRouter(prefix="/settings", tags=["settings"])
+router = APIRouter(prefix="/settings", tags=["settings"], route_class=LenientJsonRoute)
 
 KEY_PATTERN = r"^[a-z0-9_]+(\.[a-z0-9_]+)*$"
 SettingKey = Annotated[
