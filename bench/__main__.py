@@ -16,6 +16,7 @@ from bench.report import Result, machine, write_json, write_markdown
 from bench.servers import bare_server, new_stack_config, remove_state
 from bench.wrk import WrkMissingError, wrk_version
 from devstack.config import StackConfig
+from devstack.services import StackError
 from devstack.stack import down
 
 
@@ -64,7 +65,11 @@ def main() -> int:
         return 2
     load_before = os.getloadavg()
     details: dict[str, Any] = {}
-    results = run_suite(details)
+    try:
+        results = run_suite(details)
+    except StackError as error:
+        print(f"error: the benchmark stack did not start: {error}", file=sys.stderr)
+        return 1
     info = machine({"wrk": wrk})
     info["load_average_1m"] = {"before": load_before[0], "after": os.getloadavg()[0]}
     write_json(results, info, details)

@@ -14,7 +14,7 @@ from bench.stats import milliseconds, percentile, time_calls
 from bench.wrk import run_wrk
 from devstack.config import DATABASE_NAME, DATABASE_PASSWORD, DATABASE_USER, HOST, StackConfig
 
-CHECK_CALLS = 300
+CHECK_CALLS = 500
 SECONDS = 5.0
 CONCURRENCY = (1, 64)
 GOAL_RATIO = 2.0
@@ -63,7 +63,8 @@ async def measure(config: StackConfig, details: dict[str, Any]) -> list[Result]:
         name: {"p50": milliseconds(percentile(d, 0.5)), "p99": milliseconds(percentile(d, 0.99))}
         for name, d in raw.items()
     }
-    slowest = max(raw_ms, key=lambda name: raw_ms[name]["p99"])
+    # The slowest check is picked by p50 (stable); /health's p99 is judged against its p99.
+    slowest = max(raw_ms, key=lambda name: raw_ms[name]["p50"])
     slowest_p99 = raw_ms[slowest]["p99"]
     runs = {}
     for connections in CONCURRENCY:

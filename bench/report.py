@@ -162,26 +162,32 @@ def write_markdown(results: list[Result], info: dict[str, Any], details: dict[st
     parts = [
         "# SBS Platform benchmarks",
         "",
-        "Written by `make bench` (`python -m bench`; needs `wrk`). It starts its own Docker-less "
-        "stack (devstack, the code behind `make up`) on free loopback ports in a temporary "
-        "directory, runs every section against it and removes it again. Rerun it the same way; "
-        "the figures below are from the run on the machine described at the end.",
+        "Written by `make bench` (`python -m bench`; needs `wrk`: `apt-get install wrk`). The "
+        "suite starts its own Docker-less stack (devstack, the code behind `make up`) on free "
+        "loopback ports in a temporary directory, runs every section against it in about four "
+        "minutes and removes it again; a running `make up` stack is not touched. Rerun it the "
+        "same way; the figures below come from one run on the machine described at the end.",
         "",
         results_table(results),
         "",
-        f"{sum(r.passed for r in results)} of {len(results)} goals met. "
-        "Ratios are platform / baseline. Notes per row are in `results.json`.",
-        "",
-        "## How each section measures",
+        f"{sum(r.passed for r in results)} of {len(results)} goals met. Ratios are "
+        "platform / baseline. Every row's notes and the raw rounds are in `results.json`.",
         "",
     ]
-    for section in sorted(METHOD):
-        parts += [METHOD[section].strip(), ""]
+    # The run itself keeps about two CPUs busy, so only the load before it tells of other jobs.
+    if load["before"] >= info["cpus"] / 2:
+        parts += [
+            f"**The machine was busy** (1-minute load average {load['before']:.1f} before the "
+            f"run, on {info['cpus']} CPUs): other jobs shared the CPUs, so absolute figures are "
+            "pessimistic; ratios from alternated rounds hold up better.",
+            "",
+        ]
     missed = sorted({r.section for r in results if not r.passed})
     if missed:
         parts += ["## Where a goal is missed, and why", ""]
-        for section in missed:
-            parts += [WHEN_MISSED.get(section, f"Section {section}: not analysed yet.").strip(), ""]
+        parts += [WHEN_MISSED[section](details).strip() + "\n" for section in missed]
+    parts += ["## How each section measures", ""]
+    parts += [METHOD[section].strip() + "\n" for section in sorted(METHOD)]
     parts += [
         "## Machine",
         "",
