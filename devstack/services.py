@@ -278,6 +278,15 @@ def temporal_command(config: StackConfig) -> list[str]:
         str(config.path("temporal", "temporal.db")),
         "--log-level",
         "warn",
+        # The dev server's defaults favour a laptop's disk over latency: SQLite syncs on every
+        # write and the history queue is polled 20 times a second, which adds ~35 ms to each
+        # workflow step. WAL with normal sync keeps the data safe against process crashes.
+        "--sqlite-pragma",
+        "journal_mode=wal",
+        "--sqlite-pragma",
+        "synchronous=normal",
+        "--dynamic-config-value",
+        "history.transferProcessorMaxPollRPS=1000",
     ]
 
 

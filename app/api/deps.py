@@ -13,7 +13,8 @@ from app.api.state import Services
 from app.services.errors import DependencyUnavailableError, describe
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # async: a plain `def` dependency would run in the thread pool on every request.
     services: Services = request.app.state.services
     return services
 
@@ -35,7 +36,7 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 bearer = HTTPBearer(auto_error=False, description="SBS_API_TOKEN")
 
 
-def require_write_token(
+async def require_write_token(
     services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> None:

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from app import __version__
 from app.api.errors import install_error_handlers
-from app.api.routes import api_router
+from app.api.routes import ROUTERS
 from app.api.state import Services
 from app.config import Settings, get_settings
 from app.telemetry import configure_telemetry
@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    app.include_router(api_router)
+    for router in ROUTERS:
+        app.include_router(router)
     configure_telemetry(app, settings.otel_service_name)
     return app

@@ -2,7 +2,6 @@
 
 from dataclasses import dataclass
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import Settings
@@ -34,8 +33,10 @@ class Services:
         temporal = TemporalService(settings)
 
         async def check_postgresql() -> None:
+            # Autocommit: one round trip for the query, no BEGIN/ROLLBACK around it.
             async with engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
+                autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+                await autocommit.exec_driver_sql("SELECT 1")
 
         health = HealthChecker(
             {
