@@ -20,6 +20,7 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +75,7 @@ async def _time_requests(app: FastAPI, count: int) -> tuple[float, float]:
     """CPU and wall microseconds per request for `count` sequential requests (all must be 200)."""
     statuses: list[int] = []
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         if message["type"] == "http.response.start":
             statuses.append(message["status"])
 

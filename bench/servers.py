@@ -2,44 +2,24 @@
 
 import contextlib
 import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from devstack.config import HOST, PORT_VARIABLES, PROJECT_ROOT, StackConfig
+from devstack.config import HOST, PROJECT_ROOT, StackConfig, free_ports
 
 BENCH_TOKEN = "bench-token"
 READY_TIMEOUT = 30.0
 
 
-def free_ports(count: int) -> list[int]:
-    """Ports the kernel hands out now; all bound at once so they are distinct."""
-    sockets = []
-    for _ in range(count):
-        probe = socket.socket()
-        probe.bind((HOST, 0))
-        sockets.append(probe)
-    ports = [probe.getsockname()[1] for probe in sockets]
-    for probe in sockets:
-        probe.close()
-    return ports
-
-
 def new_stack_config() -> StackConfig:
-    """Fresh ports and a fresh state directory that PostgreSQL (run as nobody by root) can enter.
-
-    Every other setting is `make up`'s: 15 s scrapes, INFO JSON logs to the log files.
-    """
-    state_dir = Path(tempfile.mkdtemp(prefix="sbs-bench-"))
-    state_dir.chmod(0o755)
-    ports = dict(zip(PORT_VARIABLES, free_ports(len(PORT_VARIABLES)), strict=True))
-    return StackConfig(state_dir=state_dir, ports=ports, api_token=BENCH_TOKEN)
+    """Fresh ports and state directory; every other setting is `make up`'s (15 s scrapes,
+    INFO JSON logs to the log files)."""
+    return StackConfig.ephemeral(api_token=BENCH_TOKEN)
 
 
 def remove_state(config: StackConfig) -> None:
