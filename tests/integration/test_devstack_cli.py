@@ -76,6 +76,9 @@ def test_up_status_down_up_keeps_data(cli_stack: StackConfig) -> None:
 
     stopped = run_cli(cli_stack, "down")
     assert stopped.returncode == 0
+    # SIGTERM is a graceful stop: the worker and the API finish and say so.
+    assert "worker stopped" in process.log_file(cli_stack.state_dir, "worker").read_text()
+    assert "api stopped" in process.log_file(cli_stack.state_dir, "api").read_text()
     still_listening = [port for port in cli_stack.ports.values() if listening(port)]
     assert still_listening == []
     assert all(
