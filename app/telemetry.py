@@ -9,8 +9,7 @@ the first service name given becomes the `service.name` resource attribute.
 The provider is deliberately NOT installed as the global OpenTelemetry meter provider:
 FastAPI's native telemetry switches itself on as soon as a global provider exists and
 records instruments with the same names but other labels, which the Prometheus exporter
-then merges into one mislabelled family. Code that needs more instruments calls
-`get_meter(name)` here.
+then merges into one mislabelled family.
 
 Exported series (OpenTelemetry HTTP semantic conventions, Prometheus names):
 - `http_server_requests_total` counter
@@ -158,11 +157,6 @@ def _process_http_metrics(service_name: str) -> _HttpMetrics:
         if _http_metrics is None:
             _http_metrics = _HttpMetrics(meter)
         return _http_metrics
-
-
-def get_meter(name: str, service_name: str = "sbs-api") -> metrics.Meter:
-    """A meter on the process's provider (created with `service_name` if it does not exist yet)."""
-    return _process_provider(service_name).get_meter(name, __version__)
 
 
 def _request_id_from(scope: Scope) -> str:
