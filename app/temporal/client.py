@@ -9,6 +9,7 @@ from temporalio.client import Client
 from temporalio.runtime import Runtime
 
 from app.config import Settings
+from app.services.errors import DependencyUnavailableError, describe
 
 logger = logging.getLogger(__name__)
 
@@ -62,10 +63,14 @@ class TemporalService:
         self._lock = asyncio.Lock()
 
     async def client(self) -> Client:
+        """The connected client; a failed connection is reported as "temporal unavailable"."""
         if self._client is None:
             async with self._lock:
                 if self._client is None:
-                    self._client = await connect(self._settings)
+                    try:
+                        self._client = await connect(self._settings)
+                    except Exception as error:  # the SDK reports transport failures as RuntimeError
+                        raise DependencyUnavailableError("temporal", describe(error)) from error
         return self._client
 
     async def check(self) -> None:

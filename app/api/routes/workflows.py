@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Path, Query, status
 from pydantic import BaseModel, Field
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
+from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.service import RPCError, RPCStatusCode
 
 from app.api.deps import ServicesDep
@@ -45,13 +45,6 @@ def temporal_unavailable(error: BaseException) -> DependencyUnavailableError:
     return DependencyUnavailableError("temporal", describe(error))
 
 
-async def temporal_client(services: ServicesDep) -> Client:
-    try:
-        return await services.temporal.client()
-    except Exception as error:  # the SDK reports connect failures as RuntimeError
-        raise temporal_unavailable(error) from error
-
-
 @router.post("", status_code=status.HTTP_202_ACCEPTED)
 async def start_test_workflow(
     services: ServicesDep,
@@ -62,7 +55,7 @@ async def start_test_workflow(
 ) -> WorkflowStarted:
     """Start TestWorkflow; with `wait=true` the answer carries its result."""
     request = body or StartWorkflow()
-    client = await temporal_client(services)
+    client = await services.temporal.client()
     settings = services.settings
     rpc_timeout = timedelta(seconds=settings.request_timeout)
     try:
@@ -101,7 +94,7 @@ async def start_test_workflow(
 @router.get("/{workflow_id}", responses={404: {"description": "No such workflow."}})
 async def get_test_workflow(workflow_id: WorkflowId, services: ServicesDep) -> WorkflowState:
     """Status of a workflow and, once it completed, its result."""
-    client = await temporal_client(services)
+    client = await services.temporal.client()
     rpc_timeout = timedelta(seconds=services.settings.request_timeout)
     handle = client.get_workflow_handle(workflow_id)
     try:
