@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 from alembic import command
 from app import __version__
 from app.config import Settings
+from app.services.errors import describe
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ def make_engine(settings: Settings) -> Engine:
 
 def wait_for_database(settings: Settings) -> None:
     """Poll `SELECT 1` until it answers or DATABASE_WAIT_TIMEOUT passes, logging each attempt."""
-    engine = make_engine(settings)
+    engine = make_engine(settings)  # NullPool: nothing stays open between attempts
     deadline = time.monotonic() + settings.database_wait_timeout
     target = settings.database_url_redacted()
     attempt = 0
@@ -51,7 +52,7 @@ def wait_for_database(settings: Settings) -> None:
             return
         except OperationalError as error:
             remaining = deadline - time.monotonic()
-            reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+            reason = describe(error.orig or error)
             if remaining <= 0:
                 raise DatabaseUnavailableError(
                     f"database {target} not reachable after {settings.database_wait_timeout:.0f}s: "
@@ -62,8 +63,6 @@ def wait_for_database(settings: Settings) -> None:
                 extra={"database": target, "attempt": attempt, "error": reason},
             )
             time.sleep(min(1.0, remaining))
-        finally:
-            engine.dispose()
 
 
 def alembic_config() -> Config:
