@@ -5,12 +5,11 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 from devstack.config import HOST, PROJECT_ROOT, StackConfig, free_ports
+from devstack.services import http_ok
 
 BENCH_TOKEN = "bench-token"
 READY_TIMEOUT = 30.0
@@ -28,13 +27,7 @@ def remove_state(config: StackConfig) -> None:
 
 def wait_http_ok(url: str, timeout: float = READY_TIMEOUT) -> None:
     deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
+    while not http_ok(url):
         if time.monotonic() > deadline:
             raise RuntimeError(f"{url} not answering 200 after {timeout:.0f}s")
         time.sleep(0.1)
