@@ -2,9 +2,8 @@
 
 import os
 import socket
-import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -49,8 +48,6 @@ class StackConfig:
     ports: dict[str, int]
     api_token: str = DEV_TOKEN
     scrape_interval: str = "15s"
-    python: str = field(default_factory=lambda: sys.executable)
-    extra_env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_environment(cls) -> "StackConfig":
@@ -115,5 +112,4 @@ class StackConfig:
             "SBS_API_TOKEN": self.api_token,
             "DATABASE_WAIT_TIMEOUT": "30",
             "TEMPORAL_WAIT_TIMEOUT": "30",
-            **self.extra_env,
         }

@@ -390,7 +390,7 @@ def prometheus_ready(config: StackConfig) -> bool:
 
 
 def api_command(config: StackConfig) -> list[str]:
-    return [config.python, str(PROJECT_ROOT / "entrypoint.py")]
+    return [sys.executable, str(PROJECT_ROOT / "entrypoint.py")]
 
 
 def api_ready(config: StackConfig) -> bool:
@@ -398,7 +398,7 @@ def api_ready(config: StackConfig) -> bool:
 
 
 def worker_command(config: StackConfig) -> list[str]:
-    return [config.python, str(PROJECT_ROOT / "run_worker.py")]
+    return [sys.executable, str(PROJECT_ROOT / "run_worker.py")]
 
 
 def worker_ready(config: StackConfig) -> bool:
