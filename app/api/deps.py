@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.state import Services
@@ -23,12 +24,17 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 async def get_session(services: ServicesDep) -> AsyncIterator[AsyncSession]:
-    """A session whose database errors surface as "postgresql unavailable" (503)."""
+    """A session whose connection failures surface as "postgresql unavailable" (503).
+
+    Only failures of the server or the connection count: a statement PostgreSQL rejects is
+    a bug or an unvalidated input, not an outage.
+    """
     async with services.session_factory() as session:
         try:
             yield session
-        except DBAPIError as error:
-            raise DependencyUnavailableError("postgresql", describe(error.orig or error)) from error
+        except (OperationalError, InterfaceError, PoolTimeoutError) as error:
+            reason = describe(getattr(error, "orig", None) or error)
+            raise DependencyUnavailableError("postgresql", reason) from error
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]

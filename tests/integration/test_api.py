@@ -202,3 +202,29 @@ def test_unknown_path_is_404_and_request_id_is_echoed(api: httpx.Client) -> None
     response = api.get("/no/such/path", headers={"X-Request-ID": "abc-123"})
     assert response.status_code == 404
     assert response.headers["X-Request-ID"] == "abc-123"
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "body", "field"),
+    [
+        ("/settings/tests.text", "PUT", r'{"value": "a\u0000b"}', "value"),
+        ("/settings/tests.text", "PUT", r'{"value": {"k\u0000": 1}}', "value"),
+        ("/settings/tests.text", "PUT", r'{"value": ["\udafb"]}', "value"),
+        ("/settings/tests.text", "PUT", '{"value": [NaN]}', "value"),
+        ("/settings/tests.text", "PUT", '{"value": 1e999}', "value"),
+        ("/settings/tests.text", "PUT", r'{"value": 1, "description": "x\u0000"}', "description"),
+        ("/nats/test", "POST", r'{"message": "\udafb"}', "message"),
+        ("/redis/test", "POST", r'{"value": "\udafb"}', "value"),
+        ("/redis/test", "POST", '{"ttl_seconds": NaN}', "ttl_seconds"),
+        ("/test-workflow", "POST", r'{"name": "\udafb"}', "name"),
+    ],
+)
+def test_values_no_store_can_hold_are_a_422_naming_the_field(
+    api: httpx.Client, auth: dict[str, str], path: str, method: str, body: str, field: str
+) -> None:
+    """NUL, lone surrogates and NaN parse as JSON here but no store takes them: a client error,
+    not an outage (503) or a crash (500)."""
+    headers = {**auth, "Content-Type": "application/json"}
+    response = api.request(method, path, content=body.encode(), headers=headers)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["body", field]

@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from app.api.deps import SessionDep, WriteAccess
 from app.api.routing import LenientJsonRoute
+from app.api.validation import PostgresJson, PostgresText
 from app.models import SystemSetting
 
 router = APIRouter(prefix="/settings", tags=["settings"], route_class=LenientJsonRoute)
@@ -38,8 +39,8 @@ class SettingOut(BaseModel):
 class SettingIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    value: JsonValue = Field(description="Any JSON value.")
-    description: str | None = Field(default=None, max_length=1024)
+    value: PostgresJson = Field(description="Any JSON value.")
+    description: PostgresText | None = Field(default=None, max_length=1024)
 
 
 def not_found(key: str) -> HTTPException:
