@@ -20,16 +20,24 @@ def log_file(state_dir: Path, name: str) -> Path:
 
 
 def is_alive(pid: int) -> bool:
-    """True for a live process; a zombie child is reaped and counts as gone."""
+    """True while any thread of the process runs (it may still hold its ports); a zombie child
+    is reaped and counts as gone."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return False
-    if stat.rsplit(")", 1)[-1].split()[0] == "Z":
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)
+    if stat.rsplit(")", 1)[-1].split()[0] != "Z":
+        return True
+    # A zombie main thread: the process is gone only once its other threads have exited too.
+    try:
+        threads = len(os.listdir(f"/proc/{pid}/task"))
+    except OSError:
         return False
-    return True
+    if threads > 1:
+        return True
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    return False
 
 
 def running_pid(state_dir: Path, name: str) -> int | None:
