@@ -131,9 +131,12 @@ def results_table(results: list[Result]) -> str:
 
 
 def machine_table(info: dict[str, Any]) -> str:
+    commit = str(info["commit"])
+    if commit.endswith("-dirty"):
+        commit += " (uncommitted changes were measured too)"
     rows = [
         ("date", info["date"]),
-        ("commit", f"{info['commit']} (`-dirty`: uncommitted changes were measured too)"),
+        ("commit", commit),
         (
             "CPU",
             f"{info['cpu_model']} — {info['cpus']} logical CPUs ({info['cpus_usable']} usable)",
