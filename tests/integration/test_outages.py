@@ -16,8 +16,8 @@ from devstack.config import StackConfig
 from devstack.stack import up
 
 RECOVERY_SECONDS = 15
-# The worker's pollers back off while Temporal is down (measured: up to ~7 s to resume after a
-# 10 s outage), so a workflow started right after recovery may outlive one request's wait.
+# The worker's pollers back off while Temporal is down (measured: up to 7.4 s to resume after
+# 2-8 s outages), so a workflow started right after recovery may outlive one request's wait.
 WORKER_RESUME_SECONDS = 30
 HEALTH_CHECK_TIMEOUT = Settings().health_check_timeout
 
