@@ -1,18 +1,25 @@
 """Dependency health: every check runs concurrently under its own timeout.
 
+A dependency is `up` only when its check, a real round trip, has just succeeded; the timeout
+holds even when a driver is slow to give up (see `app.services.deadline`).
+
 Concurrent callers share one in-flight evaluation, so a burst of probes costs the
 dependencies one round of checks, not one per caller.
 """
 
 import asyncio
+import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+from app.services.deadline import within
 from app.services.errors import DependencyUnavailableError, describe
 
-Check = Callable[[], Awaitable[None]]
+logger = logging.getLogger(__name__)
+
+Check = Callable[[], Coroutine[Any, Any, None]]
 
 
 @dataclass(frozen=True)
@@ -30,6 +37,7 @@ class HealthChecker:
         self._checks = checks
         self._timeout = timeout
         self._in_flight: asyncio.Future[HealthReport] | None = None
+        self._last_status: dict[str, str] = {}
 
     async def report(self) -> HealthReport:
         if self._in_flight is None:
@@ -42,17 +50,26 @@ class HealthChecker:
 
     async def _evaluate(self) -> HealthReport:
         names = list(self._checks)
-        results = await asyncio.gather(*(self._run(self._checks[name]) for name in names))
+        results = await asyncio.gather(*(self._run(name, self._checks[name]) for name in names))
         checks = dict(zip(names, results, strict=True))
+        self._log_changes(checks)
         return HealthReport(all(r["status"] == "up" for r in results), checks)
 
-    async def _run(self, check: Check) -> dict[str, Any]:
+    def _log_changes(self, checks: dict[str, dict[str, Any]]) -> None:
+        """The full error goes to the log once per change; public bodies may carry less."""
+        for name, result in checks.items():
+            previous = self._last_status.get(name)
+            self._last_status[name] = result["status"]
+            if result["status"] == "down" and previous != "down":
+                logger.warning("dependency %s is down: %s", name, result["error"])
+            elif result["status"] == "up" and previous == "down":
+                logger.info("dependency %s is up again", name)
+
+    async def _run(self, name: str, check: Check) -> dict[str, Any]:
         started = time.perf_counter()
         try:
-            await asyncio.wait_for(check(), self._timeout)
+            await within(self._timeout, name, check())
             error = None
-        except TimeoutError:
-            error = f"no answer within {self._timeout:g}s"
         except DependencyUnavailableError as failure:
             error = failure.reason
         except Exception as failure:  # any other driver error is still "down", never a 500

@@ -2,12 +2,10 @@
 
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-
 from app.config import Settings
-from app.database import create_engine, create_session_factory
 from app.health import HealthChecker
 from app.services.cache import CacheService
+from app.services.database import DatabaseService
 from app.services.nats_client import NatsService
 from app.temporal.client import TemporalService
 from app.version import resolve_build
@@ -17,8 +15,7 @@ from app.version import resolve_build
 class Services:
     settings: Settings
     build: str
-    engine: AsyncEngine
-    session_factory: async_sessionmaker[AsyncSession]
+    database: DatabaseService
     cache: CacheService
     nats: NatsService
     temporal: TemporalService
@@ -27,20 +24,13 @@ class Services:
     @classmethod
     def create(cls, settings: Settings) -> "Services":
         """Build every client without any I/O: connections are made on first use."""
-        engine = create_engine(settings)
+        database = DatabaseService(settings)
         cache = CacheService(settings)
         nats = NatsService(settings)
         temporal = TemporalService(settings)
-
-        async def check_postgresql() -> None:
-            # Autocommit: one round trip for the query, no BEGIN/ROLLBACK around it.
-            async with engine.connect() as connection:
-                autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-                await autocommit.exec_driver_sql("SELECT 1")
-
         health = HealthChecker(
             {
-                "postgresql": check_postgresql,
+                "postgresql": database.ping,
                 "redis": cache.ping,
                 "nats": nats.round_trip,
                 "temporal": temporal.check,
@@ -50,8 +40,7 @@ class Services:
         return cls(
             settings=settings,
             build=resolve_build(settings.app_build),
-            engine=engine,
-            session_factory=create_session_factory(engine),
+            database=database,
             cache=cache,
             nats=nats,
             temporal=temporal,
@@ -62,4 +51,4 @@ class Services:
         await self.nats.close()
         await self.cache.close()
         await self.temporal.close()
-        await self.engine.dispose()
+        await self.database.close()

@@ -40,7 +40,7 @@ async def test_failures_are_named_and_timeouts_bounded() -> None:
     assert elapsed < 5  # cut at 0.2 s, not left to hang for 10 s
     assert not report.healthy
     assert report.failing == ["slow", "redis", "odd"]
-    assert report.checks["slow"]["error"] == "no answer within 0.2s"
+    assert report.checks["slow"]["error"] == "timeout: no answer within 0.2s"
     assert report.checks["redis"]["error"] == "connection refused"
     assert report.checks["odd"]["error"] == "ValueError: driver bug"
     assert report.checks["fine"]["status"] == "up"
@@ -72,3 +72,24 @@ async def test_a_cancelled_caller_does_not_cancel_the_others() -> None:
     await asyncio.sleep(0.01)
     first.cancel()
     assert (await second).healthy
+
+
+async def test_a_check_that_absorbs_its_cancellation_is_still_cut_at_the_timeout() -> None:
+    """psycopg answers a cancellation by waiting (up to 10 s) for the server to cancel the
+    query; a frozen server never does. The answer must not wait for that clean-up."""
+    cleaned_up = asyncio.Event()
+
+    async def absorbs_cancellation() -> None:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            await asyncio.sleep(5)  # the driver's clean-up, still running after the answer
+            cleaned_up.set()
+            raise
+
+    started = time.perf_counter()
+    report = await HealthChecker({"postgresql": absorbs_cancellation}, timeout=0.2).report()
+    elapsed = time.perf_counter() - started
+    assert report.checks["postgresql"]["status"] == "down"
+    assert elapsed < 3, elapsed  # 0.2 s plus scheduling, not 0.2 + 5 s
+    assert not cleaned_up.is_set()

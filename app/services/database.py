@@ -1,0 +1,82 @@
+"""PostgreSQL: the engine, units of work bounded by DATABASE_TIMEOUT, and the health ping.
+
+Every request's database work runs through `DatabaseService.run`, so a server that accepts
+connections but never answers (frozen, partitioned) costs a request at most DATABASE_TIMEOUT,
+whether it hangs in connect, pool checkout or a statement.
+"""
+
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from app.config import Settings
+from app.services.deadline import within
+from app.services.errors import DependencyUnavailableError, describe
+
+# Only failures of the server or the connection are an outage; a statement PostgreSQL rejects
+# is a bug or an unvalidated input.
+CONNECTION_ERRORS = (OperationalError, InterfaceError, PoolTimeoutError)
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    """An async engine whose connects and statements are bounded on the server side too."""
+    statement_timeout_ms = int(settings.database_timeout * 1000)
+    return create_async_engine(
+        settings.database_url,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=10,
+        pool_timeout=settings.database_timeout,
+        connect_args={
+            "connect_timeout": max(1, round(settings.dependency_connect_timeout)),
+            "options": f"-c statement_timeout={statement_timeout_ms}",
+            "application_name": settings.otel_service_name,
+        },
+    )
+
+
+class DatabaseService:
+    def __init__(self, settings: Settings) -> None:
+        self._timeout = settings.database_timeout
+        self.engine = create_engine(settings)
+        # The spec's `SessionLocal`: objects outlive the commit.
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    async def run[T](self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """`work(session)` in a fresh session, bounded by DATABASE_TIMEOUT; an unreachable or
+        silent server is "postgresql unavailable"."""
+
+        async def in_session() -> T:
+            try:
+                async with self._sessions() as session:
+                    return await work(session)
+            except CONNECTION_ERRORS as error:
+                reason = describe(getattr(error, "orig", None) or error)
+                raise DependencyUnavailableError("postgresql", reason) from error
+
+        return await within(self._timeout, "postgresql", in_session())
+
+    async def ping(self) -> None:
+        """`SELECT 1` in autocommit: one round trip, no BEGIN/ROLLBACK around it."""
+
+        async def select_one() -> None:
+            async with self.engine.connect() as connection:
+                autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+                await autocommit.exec_driver_sql("SELECT 1")
+
+        try:
+            await select_one()
+        except CONNECTION_ERRORS as error:
+            raise DependencyUnavailableError(
+                "postgresql", describe(getattr(error, "orig", None) or error)
+            ) from error
+
+    async def close(self) -> None:
+        await self.engine.dispose()
