@@ -1,8 +1,17 @@
-"""NATS client: one lazy connection, the echo responder on NATS_SUBJECT, request/publish/flush."""
+"""NATS client: one lazy connection, the echo responder on NATS_SUBJECT, request/publish and a
+health round trip that survives a frozen server.
+
+nats-py's `flush(timeout)` must not be used here: when it times out it leaves a cancelled
+future in the client's PONG queue, and the late PONG kills the client's read loop for good
+(nats.py issue 624 family); later flushes then "succeed" without any round trip. So the
+health round trip is a request to this connection's own private subject, whose late reply
+is simply dropped, and a connection whose read loop died anyway is replaced.
+"""
 
 import asyncio
+import contextlib
 import logging
-import math
+import secrets
 
 import nats
 from nats.aio.client import Client
@@ -18,11 +27,18 @@ ECHO_QUEUE_GROUP = "sbs-api-echo"
 # After an outage the client retries briefly, then closes; the next use connects afresh.
 RECONNECT_ATTEMPTS = 3
 RECONNECT_WAIT_SECONDS = 0.5
+# A server that stops answering PINGs is given up after about PING_INTERVAL * (MAX + 1)
+# seconds (nats-py's default is four minutes), so a partition ends in a reconnect.
+PING_INTERVAL_SECONDS = 5
+MAX_OUTSTANDING_PINGS = 2
+CLOSE_TIMEOUT_SECONDS = 1.0
+NATS_ERRORS = (NatsError, OSError, TimeoutError)
 
 
-def whole_seconds(timeout: float) -> int:
-    """nats-py takes flush timeouts in whole seconds."""
-    return max(1, math.ceil(timeout))
+def read_loop_died(connection: Client) -> bool:
+    """A connected client whose reader task has ended will never see another reply."""
+    reader = connection._reading_task  # nats-py has no public accessor for its read loop
+    return connection.is_connected and reader is not None and reader.done()
 
 
 class NatsService:
@@ -30,19 +46,27 @@ class NatsService:
         self._settings = settings
         self._connection: Client | None = None
         self._lock = asyncio.Lock()
+        self._health_subject = f"_SBS_HEALTH.{secrets.token_hex(8)}"
+
+    def _usable(self, connection: Client | None) -> bool:
+        return (
+            connection is not None and not connection.is_closed and not read_loop_died(connection)
+        )
 
     async def connection(self) -> Client:
-        """The live connection, connecting (and subscribing the echo responder) on demand.
+        """The live connection, connecting (and subscribing the responders) on demand.
 
         While the client is reconnecting after an outage this fails at once instead of
         letting callers wait for their timeouts.
         """
         current = self._connection
-        if current is None or current.is_closed:
+        if not self._usable(current):
             async with self._lock:
-                if self._connection is None or self._connection.is_closed:
+                if not self._usable(self._connection):
+                    await self._discard(self._connection)
                     self._connection = await self._connect()
                 current = self._connection
+        assert current is not None
         if not current.is_connected:
             raise DependencyUnavailableError("nats", "connection lost; reconnecting")
         return current
@@ -58,20 +82,31 @@ class NatsService:
                     allow_reconnect=True,
                     max_reconnect_attempts=RECONNECT_ATTEMPTS,
                     reconnect_time_wait=RECONNECT_WAIT_SECONDS,
+                    ping_interval=PING_INTERVAL_SECONDS,
+                    max_outstanding_pings=MAX_OUTSTANDING_PINGS,
                     error_cb=self._on_error,
                 ),
                 timeout=timeout * 2,
             )
-        except (NatsError, OSError, TimeoutError) as error:
+            await connection.subscribe(
+                self._settings.nats_subject, queue=ECHO_QUEUE_GROUP, cb=self._echo
+            )
+            await connection.subscribe(self._health_subject, cb=self._echo)
+        except NATS_ERRORS as error:
             raise DependencyUnavailableError("nats", describe(error)) from error
-        await connection.subscribe(
-            self._settings.nats_subject, queue=ECHO_QUEUE_GROUP, cb=self._echo
-        )
         logger.info(
             "nats connected",
             extra={"url": self._settings.nats_url, "subject": self._settings.nats_subject},
         )
         return connection
+
+    @staticmethod
+    async def _discard(connection: Client | None) -> None:
+        if connection is None or connection.is_closed:
+            return
+        logger.warning("nats connection unusable (read loop ended); reconnecting")
+        with contextlib.suppress(*NATS_ERRORS):
+            await asyncio.wait_for(connection.close(), CLOSE_TIMEOUT_SECONDS)
 
     @staticmethod
     async def _on_error(error: Exception) -> None:
@@ -82,37 +117,38 @@ class NatsService:
         if message.reply:
             await message.respond(message.data)
 
-    async def round_trip(self) -> None:
-        """PING/PONG with the server: proves the connection is usable, not merely open."""
+    async def _request(self, subject: str, payload: bytes, seconds: float) -> bytes:
         connection = await self.connection()
         try:
-            await connection.flush(timeout=whole_seconds(self._settings.health_check_timeout))
-        except (NatsError, OSError, TimeoutError) as error:
-            raise DependencyUnavailableError("nats", describe(error)) from error
-
-    async def request(self, payload: bytes) -> bytes:
-        """Request/reply on NATS_SUBJECT, answered by an echo responder of some API replica."""
-        connection = await self.connection()
-        try:
-            reply = await connection.request(
-                self._settings.nats_subject, payload, timeout=self._settings.request_timeout
-            )
-        except (NatsError, OSError, TimeoutError) as error:
+            reply = await connection.request(subject, payload, timeout=seconds)
+        except NATS_ERRORS as error:
             raise DependencyUnavailableError("nats", describe(error)) from error
         return reply.data
 
+    async def round_trip(self) -> None:
+        """Through the server and back to this connection: proves it usable, not merely open."""
+        await self._request(self._health_subject, b"", self._settings.health_check_timeout)
+
+    async def request(self, payload: bytes) -> bytes:
+        """Request/reply on NATS_SUBJECT, answered by an echo responder of some API replica."""
+        return await self._request(
+            self._settings.nats_subject, payload, self._settings.request_timeout
+        )
+
     async def publish(self, subject: str, payload: bytes) -> None:
+        """Publish and confirm that the server has it (it handles a connection's messages in
+        order, so the round trip after the message comes back only once the message arrived)."""
         connection = await self.connection()
         try:
             await connection.publish(subject, payload)
-            await connection.flush(timeout=whole_seconds(self._settings.request_timeout))
-        except (NatsError, OSError, TimeoutError) as error:
+        except NATS_ERRORS as error:
             raise DependencyUnavailableError("nats", describe(error)) from error
+        await self._request(self._health_subject, b"", self._settings.request_timeout)
 
     async def close(self) -> None:
         connection, self._connection = self._connection, None
         if connection is not None and not connection.is_closed:
             try:
                 await asyncio.wait_for(connection.drain(), self._settings.request_timeout)
-            except (NatsError, OSError, TimeoutError) as error:
+            except NATS_ERRORS as error:
                 logger.warning("nats drain failed: %s", describe(error))
