@@ -6,11 +6,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.config import DEV_TOKEN, LOCAL_DATABASE_PASSWORD
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
-DEV_TOKEN = "dev-token"  # noqa: S105 - printed by `make up`, local stacks only
 DATABASE_USER = "postgres"
-DATABASE_PASSWORD = "secret"  # noqa: S105 - the spec's local default
+DATABASE_PASSWORD = LOCAL_DATABASE_PASSWORD
 DATABASE_NAME = "app_db"
 
 # Port name -> (environment variable that moves it, default: the spec's where it names one).

@@ -40,6 +40,34 @@ def is_alive(pid: int) -> bool:
     return False
 
 
+def processes_in(directory: Path, program: str) -> list[int]:
+    """Live processes running `program` with `directory` as their working directory."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if Path(os.readlink(entry / "exe")).name != program:
+                continue
+            if Path(os.readlink(entry / "cwd")) != directory:
+                continue
+        except OSError:  # gone meanwhile, or not ours to inspect
+            continue
+        if is_alive(int(entry.name)):
+            found.append(int(entry.name))
+    return found
+
+
+def kill_and_wait(pids: list[int], seconds: float = 10.0) -> None:
+    """SIGKILL each process and wait until none is left (a bounded wait)."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + seconds
+    while any(is_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def running_pid(state_dir: Path, name: str) -> int | None:
     path = pid_file(state_dir, name)
     try:

