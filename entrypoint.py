@@ -7,6 +7,7 @@ import argparse
 import logging
 import sys
 
+from app.api.server import serve
 from app.config import get_settings
 from app.logging_setup import configure_logging
 from app.migrations import DatabaseUnavailableError, migrate, wait_for_database
@@ -30,8 +31,6 @@ def main(argv: list[str] | None = None) -> int:
     logger.info("migrations done: %s", outcome)
     if args.migrate_only:
         return 0
-
-    from run_api import serve
 
     serve(settings)
     return 0

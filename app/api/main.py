@@ -8,7 +8,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app import __version__
+from app.api.body_limit import BodyLimitMiddleware
 from app.api.errors import install_error_handlers
+from app.api.readiness import Readiness
 from app.api.routes import ROUTERS
 from app.api.state import Services
 from app.config import Settings, get_settings
@@ -17,29 +19,41 @@ from app.telemetry import configure_telemetry
 logger = logging.getLogger("sbs.api")
 
 
-async def log_dependency_status(services: Services) -> None:
-    """Ping every dependency once at start-up and log it; a dependency that is down is not fatal."""
-    report = await services.health.report()
+async def warm_up(services: Services, readiness: Readiness) -> None:
+    """Check every dependency once (connecting the clients), log it, then take traffic.
+
+    A dependency that is down is not fatal: it is `/health`'s to report, not readiness's.
+    """
+    report = await services.health.report()  # the checker logs each dependency that is down
     for name, result in report.checks.items():
         if result["status"] == "up":
             logger.info("dependency %s is up", name, extra={"latency_ms": result["latency_ms"]})
-        else:
-            logger.warning("dependency %s is down: %s", name, result["error"])
+    readiness.started()
+    logger.info("api ready")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    readiness = Readiness()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = Services.create(settings)
         app.state.services = services
-        logger.info("api starting", extra={"version": __version__, "build": services.build})
-        startup_check = asyncio.create_task(log_dependency_status(services))
+        logger.info(
+            "api starting",
+            extra={
+                "version": __version__,
+                "build": services.build,
+                "environment": settings.sbs_environment,
+            },
+        )
+        startup = asyncio.create_task(warm_up(services, readiness))
         try:
             yield
         finally:
-            startup_check.cancel()
+            readiness.draining()
+            startup.cancel()
             await services.close()
             logger.info("api stopped")
 
@@ -49,7 +63,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Health, settings and integration demos of the SBS Platform.",
         lifespan=lifespan,
     )
+    app.state.readiness = readiness
     install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_request_body_bytes)
     for router in ROUTERS:
         app.include_router(router)
     configure_telemetry(app, settings.otel_service_name)

@@ -1,44 +1,58 @@
-"""Health: liveness without I/O, readiness and /health checking every dependency."""
+"""Health: liveness without I/O, readiness of this instance, /health checking every dependency."""
 
 from typing import Any
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from app import __version__
 from app.api.deps import ServicesDep
+from app.api.readiness import Readiness
+from app.api.responses import described
+from app.services.errors import short_cause
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health/live")
+@router.get("/health/live", responses=described())
 async def live() -> dict[str, str]:
     """The process is up and serving; checks nothing else (for liveness probes)."""
     return {"status": "alive"}
 
 
+@router.get("/health/ready", responses=described(503))
+async def ready(request: Request, response: Response) -> dict[str, str]:
+    """This instance takes traffic: 503 while starting and from SIGTERM on (readiness probes).
+
+    Shared dependencies are not checked here: one Redis blip must not take every replica out
+    of its Service at once; `/health` and the alerts report them."""
+    readiness: Readiness = request.app.state.readiness
+    if not readiness.is_ready:
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    return {"status": readiness.state}
+
+
 @router.get(
     "/health",
-    responses={503: {"description": "At least one dependency is down; `failing` names it."}},
+    responses={
+        **described(),
+        503: {"description": "At least one dependency is down; `failing` names it."},
+    },
 )
 async def health(services: ServicesDep, response: Response) -> dict[str, Any]:
     """PostgreSQL, Redis, NATS and Temporal, checked concurrently, each under its own timeout."""
     report = await services.health.report()
+    checks = report.checks
+    if services.settings.is_production:  # a short cause; the full error is in the log
+        checks = {
+            name: {**result, "error": short_cause(result["error"])} if "error" in result else result
+            for name, result in checks.items()
+        }
     body: dict[str, Any] = {
         "status": "healthy" if report.healthy else "unhealthy",
         "version": __version__,
-        "checks": report.checks,
+        "checks": checks,
     }
     if not report.healthy:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
         body["failing"] = report.failing
     return body
-
-
-router.add_api_route(
-    "/health/ready",
-    health,
-    methods=["GET"],
-    summary="Ready",
-    description="Same as /health: ready only when every dependency answers (readiness probes).",
-    responses={503: {"description": "At least one dependency is down."}},
-)
