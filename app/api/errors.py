@@ -1,4 +1,5 @@
-"""Error responses: a dependency outage is a 503 naming it; nothing leaks a traceback."""
+"""Error responses: a dependency outage is a 503 naming it; nothing leaks a traceback, a
+secret, or more than a short excerpt of the client's input."""
 
 import json
 import logging
@@ -8,19 +9,32 @@ from typing import Any
 from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
+from app.api.body_limit import BodyTooLargeError, too_large_response
 from app.services.errors import DependencyUnavailableError
 
 logger = logging.getLogger(__name__)
+
+# A 422 lists at most this many problems and echoes at most this much of each input.
+MAX_LISTED_ERRORS = 10
+MAX_INPUT_EXCERPT_CHARS = 120
+
+
+def is_production(request: Request) -> bool:
+    return bool(request.app.state.services.settings.is_production)
 
 
 async def dependency_unavailable(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, DependencyUnavailableError)
     logger.warning("%s unavailable: %s", error.dependency, error.reason)
+    reason = error.cause if is_production(request) else error.reason
     return JSONResponse(
         status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
-        content={"detail": str(error), "dependency": error.dependency},
+        content={
+            "detail": f"{error.dependency} unavailable: {reason}",
+            "dependency": error.dependency,
+        },
         headers={"Retry-After": "5"},
     )
 
@@ -36,6 +50,14 @@ def json_safe(value: Any) -> Any:
     return value
 
 
+def input_excerpt(value: Any) -> Any:
+    """The input as given when it is short, else the start of its JSON text."""
+    encoded = json.dumps(value, ensure_ascii=True, default=str)
+    if len(encoded) <= MAX_INPUT_EXCERPT_CHARS:
+        return value
+    return encoded[:MAX_INPUT_EXCERPT_CHARS] + f"... ({len(encoded)} characters, truncated)"
+
+
 class AsciiJSONResponse(JSONResponse):
     """JSON with non-ASCII escaped, so echoing a client's lone surrogate cannot fail to encode."""
 
@@ -44,12 +66,25 @@ class AsciiJSONResponse(JSONResponse):
 
 
 async def invalid_request(request: Request, error: Exception) -> JSONResponse:
-    """FastAPI's 422 body (`detail` lists each field's `loc` and `msg`), safe for any input."""
+    """FastAPI's 422 body (`detail` lists each field's `loc` and `msg`), short for any input."""
     assert isinstance(error, RequestValidationError)
-    return AsciiJSONResponse(
-        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-        content={"detail": json_safe(jsonable_encoder(error.errors()))},
-    )
+    problems = error.errors()
+    listed = []
+    for problem in json_safe(jsonable_encoder(problems[:MAX_LISTED_ERRORS])):
+        if "input" in problem:
+            problem["input"] = input_excerpt(problem["input"])
+        if len(json.dumps(problem.get("ctx"), default=str)) > MAX_INPUT_EXCERPT_CHARS:
+            del problem["ctx"]
+        listed.append(problem)
+    content: dict[str, Any] = {"detail": listed}
+    if len(problems) > MAX_LISTED_ERRORS:
+        content["more_errors"] = len(problems) - MAX_LISTED_ERRORS
+    return AsciiJSONResponse(status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, content=content)
+
+
+async def body_too_large(request: Request, error: Exception) -> Response:
+    assert isinstance(error, BodyTooLargeError)
+    return too_large_response(error.limit)
 
 
 async def unexpected_error(request: Request, error: Exception) -> JSONResponse:
@@ -62,5 +97,6 @@ async def unexpected_error(request: Request, error: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(BodyTooLargeError, body_too_large)
     app.add_exception_handler(DependencyUnavailableError, dependency_unavailable)
     app.add_exception_handler(Exception, unexpected_error)

@@ -6,10 +6,13 @@ from typing import Annotated
 from fastapi import APIRouter, Body
 from pydantic import BaseModel, Field
 
-from app.api.deps import ServicesDep
-from app.api.routing import LenientJsonRoute
+from app.api.deps import DemoAccess, ServicesDep
+from app.api.responses import BODY_ERRORS, described
+from app.api.routing import JsonBodyRoute
 
-router = APIRouter(prefix="/nats", tags=["integrations"], route_class=LenientJsonRoute)
+router = APIRouter(
+    prefix="/nats", tags=["integrations"], route_class=JsonBodyRoute, dependencies=[DemoAccess]
+)
 
 
 class NatsTestRequest(BaseModel):
@@ -23,7 +26,7 @@ class NatsTestResponse(BaseModel):
     round_trip_ms: float
 
 
-@router.post("/test", responses={503: {"description": "NATS is unavailable."}})
+@router.post("/test", responses=described(*BODY_ERRORS, 401, 503))
 async def nats_test(
     services: ServicesDep, body: Annotated[NatsTestRequest | None, Body()] = None
 ) -> NatsTestResponse:

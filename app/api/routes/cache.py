@@ -1,21 +1,30 @@
-"""`/redis/test`: write a namespaced key with a TTL and read it back."""
+"""`/redis/test`: write a namespaced key with a short TTL and read it back.
+
+The TTL is capped at DEMO_MAX_TTL_SECONDS so that demo keys cannot pile up; Redis runs with
+`maxmemory-policy volatile-ttl`, which evicts only keys that have a TTL, shortest first.
+"""
 
 from typing import Annotated
 
 from fastapi import APIRouter, Body
 from pydantic import BaseModel, Field
 
-from app.api.deps import ServicesDep
-from app.api.routing import LenientJsonRoute
+from app.api.deps import DemoAccess, ServicesDep
+from app.api.responses import BODY_ERRORS, described
+from app.api.routing import JsonBodyRoute
 from app.services.cache import DEMO_KEY_PREFIX
 
-router = APIRouter(prefix="/redis", tags=["integrations"], route_class=LenientJsonRoute)
+router = APIRouter(
+    prefix="/redis", tags=["integrations"], route_class=JsonBodyRoute, dependencies=[DemoAccess]
+)
+
+DEMO_MAX_TTL_SECONDS = 600
 
 
 class RedisTestRequest(BaseModel):
     key: str = Field(default="demo", pattern=r"^[A-Za-z0-9._:-]{1,128}$", examples=["demo"])
     value: str = Field(default="ok", max_length=4096, examples=["ok"])
-    ttl_seconds: int = Field(default=300, ge=1, le=86400)
+    ttl_seconds: int = Field(default=300, ge=1, le=DEMO_MAX_TTL_SECONDS)
 
 
 class RedisTestResponse(BaseModel):
@@ -25,7 +34,7 @@ class RedisTestResponse(BaseModel):
     ttl_seconds: int
 
 
-@router.post("/test", responses={503: {"description": "Redis is unavailable."}})
+@router.post("/test", responses=described(*BODY_ERRORS, 401, 503))
 async def redis_test(
     services: ServicesDep, body: Annotated[RedisTestRequest | None, Body()] = None
 ) -> RedisTestResponse:

@@ -1,19 +1,22 @@
 """`/settings`: read and manage the `system_settings` table."""
 
+import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Response, status
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from fastapi import APIRouter, HTTPException, Path, Query, Response, status
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
 from sqlalchemy import delete, literal_column, select
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.deps import SessionDep, WriteAccess
-from app.api.routing import LenientJsonRoute
+from app.api.deps import ServicesDep, WriteAccess
+from app.api.responses import BODY_ERRORS, described
+from app.api.routing import JsonBodyRoute
 from app.api.validation import PostgresJson, PostgresText
 from app.models import SystemSetting
 
-router = APIRouter(prefix="/settings", tags=["settings"], route_class=LenientJsonRoute)
+router = APIRouter(prefix="/settings", tags=["settings"], route_class=JsonBodyRoute)
 
 KEY_PATTERN = r"^[a-z0-9_]+(\.[a-z0-9_]+)*$"
 SettingKey = Annotated[
@@ -25,6 +28,10 @@ SettingKey = Annotated[
         description="Lowercase dotted name, e.g. `core.version` (at most 128 characters).",
     ),
 ]
+# A setting is configuration, not a blob store: its value is at most this much JSON text.
+MAX_VALUE_BYTES = 16 * 1024
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
 
 
 class SettingOut(BaseModel):
@@ -36,10 +43,26 @@ class SettingOut(BaseModel):
     updated_at: datetime
 
 
+class SettingsPage(BaseModel):
+    items: list[SettingOut]
+    next_after: str | None = Field(
+        description="Pass as `after` to get the next page; null on the last page."
+    )
+
+
+def at_most_max_value_bytes(value: JsonValue) -> JsonValue:
+    size = len(json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+    if size > MAX_VALUE_BYTES:
+        raise ValueError(f"value must be at most {MAX_VALUE_BYTES} bytes of JSON (got {size})")
+    return value
+
+
 class SettingIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    value: PostgresJson = Field(description="Any JSON value.")
+    value: Annotated[PostgresJson, AfterValidator(at_most_max_value_bytes)] = Field(
+        description=f"Any JSON value, at most {MAX_VALUE_BYTES} bytes as JSON text."
+    )
     description: PostgresText | None = Field(default=None, max_length=1024)
 
 
@@ -47,15 +70,33 @@ def not_found(key: str) -> HTTPException:
     return HTTPException(status.HTTP_404_NOT_FOUND, f"setting '{key}' not found")
 
 
-@router.get("")
-async def list_settings(session: SessionDep) -> list[SettingOut]:
-    rows = await session.scalars(select(SystemSetting).order_by(SystemSetting.key))
-    return [SettingOut.model_validate(row) for row in rows]
+@router.get("", responses=described(422, 503))
+async def list_settings(
+    services: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    after: Annotated[
+        PostgresText | None, Query(max_length=128, description="Return the keys after this one.")
+    ] = None,
+) -> SettingsPage:
+    """Settings ordered by key, one page at a time."""
+
+    async def page(session: AsyncSession) -> list[SystemSetting]:
+        query = select(SystemSetting).order_by(SystemSetting.key).limit(limit + 1)
+        if after is not None:
+            query = query.where(SystemSetting.key > after)
+        return list(await session.scalars(query))
+
+    rows = await services.database.run(page)
+    items = [SettingOut.model_validate(row) for row in rows[:limit]]
+    return SettingsPage(items=items, next_after=items[-1].key if len(rows) > limit else None)
 
 
-@router.get("/{key}", responses={404: {"description": "No setting with this key."}})
-async def get_setting(key: SettingKey, session: SessionDep) -> SettingOut:
-    row = await session.get(SystemSetting, key)
+@router.get("/{key}", responses=described(404, 422, 503))
+async def get_setting(key: SettingKey, services: ServicesDep) -> SettingOut:
+    async def read(session: AsyncSession) -> SystemSetting | None:
+        return await session.get(SystemSetting, key)
+
+    row = await services.database.run(read)
     if row is None:
         raise not_found(key)
     return SettingOut.model_validate(row)
@@ -64,13 +105,15 @@ async def get_setting(key: SettingKey, session: SessionDep) -> SettingOut:
 @router.put(
     "/{key}",
     dependencies=[WriteAccess],
-    responses={201: {"description": "Created."}, 401: {}, 403: {}},
+    responses={201: {"description": "Created."}, **described(*BODY_ERRORS, 401, 403, 503)},
 )
 async def put_setting(
-    key: SettingKey, body: SettingIn, session: SessionDep, response: Response
+    key: SettingKey, body: SettingIn, services: ServicesDep, response: Response
 ) -> SettingOut:
     """Create or replace a setting; `updated_at` is set by the server."""
     values = insert(SystemSetting).values(key=key, value=body.value, description=body.description)
+    # `xmax = 0` holds only for a row this statement inserted: an updated row version
+    # carries the updating transaction's id there. It tells 201 from 200 in one round trip.
     upsert: Any = values.on_conflict_do_update(
         index_elements=[SystemSetting.key],
         set_={
@@ -79,24 +122,31 @@ async def put_setting(
             "updated_at": literal_column("now()"),
         },
     ).returning(SystemSetting, literal_column("xmax = 0").label("created"))
-    result = (await session.execute(upsert)).one()
-    await session.commit()
-    if result.created:
+
+    async def write(session: AsyncSession) -> tuple[SystemSetting, bool]:
+        result = (await session.execute(upsert)).one()
+        await session.commit()
+        return result[0], bool(result.created)
+
+    row, created = await services.database.run(write)
+    if created:
         response.status_code = status.HTTP_201_CREATED
-    return SettingOut.model_validate(result[0])
+    return SettingOut.model_validate(row)
 
 
 @router.delete(
     "/{key}",
     dependencies=[WriteAccess],
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={404: {"description": "No setting with this key."}, 401: {}, 403: {}},
+    responses=described(401, 403, 404, 422, 503),
 )
-async def delete_setting(key: SettingKey, session: SessionDep) -> None:
-    result = await session.execute(
-        delete(SystemSetting).where(SystemSetting.key == key).returning(SystemSetting.key)
-    )
-    deleted = result.scalar_one_or_none()
-    await session.commit()
-    if deleted is None:
+async def delete_setting(key: SettingKey, services: ServicesDep) -> None:
+    async def remove(session: AsyncSession) -> str | None:
+        result = await session.execute(
+            delete(SystemSetting).where(SystemSetting.key == key).returning(SystemSetting.key)
+        )
+        await session.commit()
+        return result.scalar_one_or_none()
+
+    if await services.database.run(remove) is None:
         raise not_found(key)

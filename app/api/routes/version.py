@@ -5,6 +5,7 @@ from pydantic import BaseModel
 
 from app import __version__
 from app.api.deps import ServicesDep
+from app.api.responses import described
 
 router = APIRouter(tags=["platform"])
 
@@ -14,6 +15,6 @@ class VersionInfo(BaseModel):
     build: str
 
 
-@router.get("/version")
+@router.get("/version", responses=described())
 async def version(services: ServicesDep) -> VersionInfo:
     return VersionInfo(version=__version__, build=services.build)
