@@ -3,9 +3,14 @@
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, ValidationError, computed_field
+from pydantic import Field, ValidationError, computed_field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
+
+# The local defaults that must never reach production.
+DEV_TOKEN = "dev-token"  # noqa: S105 - the local stack's and compose's token
+LOCAL_DATABASE_PASSWORD = "secret"  # noqa: S105 - the spec's local default
+MIN_PRODUCTION_TOKEN_LENGTH = 32
 
 
 class Settings(BaseSettings):
@@ -18,9 +23,12 @@ class Settings(BaseSettings):
     database_host: str = "db"
     database_port: int = Field(default=5432, ge=1, le=65535)
     database_user: str = "postgres"
-    database_password: str = "secret"  # noqa: S105 - the spec's local default
+    database_password: str = LOCAL_DATABASE_PASSWORD
     database_name: str = "app_db"
     database_wait_timeout: float = Field(default=60.0, gt=0)
+    # Client-side bound on one request's database work (connect, pool checkout, statements):
+    # holds even when the server accepts the connection and never answers.
+    database_timeout: float = Field(default=3.0, gt=0)
 
     # Temporal
     temporal_host: str = "temporal"
@@ -34,6 +42,9 @@ class Settings(BaseSettings):
     nats_url: str = "nats://nats:4222"
     nats_subject: str = "backup.test"
 
+    # Where this instance runs: `production` refuses the local defaults and guards the demos.
+    sbs_environment: Literal["local", "test", "production"] = "local"
+
     # Identity and telemetry
     app_build: str = ""
     otel_service_name: str = "sbs-api"
@@ -44,6 +55,13 @@ class Settings(BaseSettings):
     api_host: str = "0.0.0.0"  # noqa: S104 - the API listens on all interfaces inside a container
     api_port: int = Field(default=8000, ge=1, le=65535)
     sbs_api_token: str = ""
+    # Limits that keep one client from exhausting the API (see README, "Лимиты").
+    max_request_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    max_request_header_bytes: int = Field(default=32 * 1024, ge=1024)
+    http_header_timeout: float = Field(default=10.0, gt=0)
+    max_connections: int = Field(default=1000, ge=1)
+    # On SIGTERM: not ready at once, keep serving this long, then stop accepting and finish.
+    shutdown_drain_seconds: float = Field(default=5.0, ge=0)
 
     # Worker
     worker_metrics_port: int = Field(default=9464, ge=1, le=65535)
@@ -77,6 +95,31 @@ class Settings(BaseSettings):
     def database_url_redacted(self) -> str:
         return make_url(self.database_url).render_as_string(hide_password=True)
 
+    @property
+    def is_production(self) -> bool:
+        return self.sbs_environment == "production"
+
+    @model_validator(mode="after")
+    def refuse_local_secrets_in_production(self) -> "Settings":
+        """In production the token and the database password must not be the local defaults."""
+        if not self.is_production:
+            return self
+        problems = []
+        if self.sbs_api_token == DEV_TOKEN:
+            problems.append("SBS_API_TOKEN is the local dev token")
+        elif len(self.sbs_api_token) < MIN_PRODUCTION_TOKEN_LENGTH:
+            problems.append(
+                f"SBS_API_TOKEN must be at least {MIN_PRODUCTION_TOKEN_LENGTH} characters"
+            )
+        if make_url(self.database_url).password == LOCAL_DATABASE_PASSWORD:
+            variable = "DATABASE_URL" if self.database_url_override else "DATABASE_PASSWORD"
+            problems.append(f"{variable} uses the local password 'secret'")
+        if problems:
+            raise ValueError(
+                "SBS_ENVIRONMENT=production refuses local defaults: " + "; ".join(problems)
+            )
+        return self
+
 
 class ConfigurationError(SystemExit):
     """Raised at start-up when a variable has an invalid value; the message names it."""
@@ -90,6 +133,9 @@ def get_settings() -> Settings:
     except ValidationError as error:
         problems = []
         for item in error.errors():
-            variable = str(item["loc"][0]).upper() if item["loc"] else "?"
+            if not item["loc"]:  # a check across variables: its message names them
+                problems.append(item["msg"].removeprefix("Value error, "))
+                continue
+            variable = str(item["loc"][0]).upper()
             problems.append(f"{variable}: {item['msg']} (got {item.get('input')!r})")
         raise ConfigurationError("Invalid configuration: " + "; ".join(problems)) from None

@@ -1,17 +1,12 @@
 """Request-time access to the application's services, as `Annotated` dependencies."""
 
 import hmac
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.state import Services
-from app.services.errors import DependencyUnavailableError, describe
 
 
 async def get_services(request: Request) -> Services:
@@ -22,32 +17,12 @@ async def get_services(request: Request) -> Services:
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 
-
-async def get_session(services: ServicesDep) -> AsyncIterator[AsyncSession]:
-    """A session whose connection failures surface as "postgresql unavailable" (503).
-
-    Only failures of the server or the connection count: a statement PostgreSQL rejects is
-    a bug or an unvalidated input, not an outage.
-    """
-    async with services.session_factory() as session:
-        try:
-            yield session
-        except (OperationalError, InterfaceError, PoolTimeoutError) as error:
-            reason = describe(getattr(error, "orig", None) or error)
-            raise DependencyUnavailableError("postgresql", reason) from error
-
-
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
-
 bearer = HTTPBearer(auto_error=False, description="SBS_API_TOKEN")
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
-async def require_write_token(
-    services: ServicesDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> None:
-    """Writes need `Authorization: Bearer <SBS_API_TOKEN>`; without a configured token, none."""
-    expected = services.settings.sbs_api_token
+def check_token(expected: str, credentials: HTTPAuthorizationCredentials | None) -> None:
+    """`Authorization: Bearer <SBS_API_TOKEN>`, answered as RFC 6750 describes."""
     if not expected:
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, "writes are disabled: SBS_API_TOKEN is not configured"
@@ -59,7 +34,23 @@ async def require_write_token(
             headers={"WWW-Authenticate": "Bearer"},
         )
     if not hmac.compare_digest(credentials.credentials.encode(), expected.encode()):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "invalid bearer token")
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "invalid bearer token",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+
+
+async def require_write_token(services: ServicesDep, credentials: BearerDep) -> None:
+    """Writes always need the token; without a configured token there are none."""
+    check_token(services.settings.sbs_api_token, credentials)
+
+
+async def require_demo_access(services: ServicesDep, credentials: BearerDep) -> None:
+    """The demo endpoints are open locally and need the token in production."""
+    if services.settings.is_production:
+        check_token(services.settings.sbs_api_token, credentials)
 
 
 WriteAccess = Depends(require_write_token)
+DemoAccess = Depends(require_demo_access)

@@ -274,9 +274,11 @@ def test_every_setting_is_set_on_api_and_worker(rendered: tuple[str, list[Doc]])
         assert env["OTEL_SERVICE_NAME"]["value"] == f"sbs-{component}"
         # The values parse: the app would start with this configuration.
         plain = {name: item["value"] for name, item in env.items() if "value" in item}
-        plain |= {"DATABASE_PASSWORD": "x", "SBS_API_TOKEN": "x", "REDIS_URL": "redis://r:6379/0"}
+        generated = {"DATABASE_PASSWORD": "x" * 24, "SBS_API_TOKEN": "t" * 40}
+        plain |= generated | {"REDIS_URL": "redis://r:6379/0"}
         settings = Settings.model_validate({k.lower(): v for k, v in plain.items()})
         assert (settings.worker_health_port, settings.api_port) == (8081, 8000)
+        assert settings.is_production
 
 
 def test_default_values_point_at_the_bundled_services(default_docs: list[Doc]) -> None:

@@ -61,3 +61,42 @@ def test_invalid_value_names_the_variable(
         get_settings()
     assert variable in str(raised.value)
     assert value in str(raised.value)
+
+
+PRODUCTION_TOKEN = "p" * 32
+
+
+@pytest.mark.parametrize(
+    ("variables", "named"),
+    [
+        ({"SBS_API_TOKEN": "dev-token", "DATABASE_PASSWORD": "real"}, "SBS_API_TOKEN"),
+        ({"SBS_API_TOKEN": "short", "DATABASE_PASSWORD": "real"}, "SBS_API_TOKEN"),
+        ({"SBS_API_TOKEN": PRODUCTION_TOKEN}, "DATABASE_PASSWORD"),
+        (
+            {"SBS_API_TOKEN": PRODUCTION_TOKEN, "DATABASE_URL": "postgresql://u:secret@h/d"},
+            "DATABASE_URL",
+        ),
+    ],
+)
+def test_production_refuses_the_local_defaults_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variables: dict[str, str], named: str
+) -> None:
+    monkeypatch.setenv("SBS_ENVIRONMENT", "production")
+    for variable, value in variables.items():
+        monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigurationError) as raised:
+        get_settings()
+    assert named in str(raised.value)
+    assert "SBS_ENVIRONMENT=production" in str(raised.value)
+
+
+def test_production_starts_with_real_secrets_and_local_with_the_defaults(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SBS_API_TOKEN", "dev-token")
+    assert get_settings().sbs_environment == "local"  # the spec's local calls keep working
+    get_settings.cache_clear()
+    monkeypatch.setenv("SBS_ENVIRONMENT", "production")
+    monkeypatch.setenv("SBS_API_TOKEN", PRODUCTION_TOKEN)
+    monkeypatch.setenv("DATABASE_PASSWORD", "a-real-password")
+    assert get_settings().is_production

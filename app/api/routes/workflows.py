@@ -5,20 +5,32 @@ import uuid
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Path, Query, status
+from fastapi import APIRouter, Body, Header, HTTPException, Path, Query, status
 from pydantic import BaseModel, Field
-from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from app.api.deps import ServicesDep
-from app.api.routing import LenientJsonRoute
+from app.api.deps import DemoAccess, ServicesDep
+from app.api.responses import BODY_ERRORS, described
+from app.api.routing import JsonBodyRoute
+from app.config import Settings
 from app.services.errors import DependencyUnavailableError, describe
 from app.workflows.test_workflow import WORKFLOW_NAME, TestWorkflowInput
 
-router = APIRouter(prefix="/test-workflow", tags=["workflows"], route_class=LenientJsonRoute)
+router = APIRouter(prefix="/test-workflow", tags=["workflows"], route_class=JsonBodyRoute)
 
 WORKFLOW_EXECUTION_TIMEOUT = timedelta(minutes=5)
 WorkflowId = Annotated[str, Path(pattern=r"^[A-Za-z0-9._-]{1,200}$")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        pattern=r"^[A-Za-z0-9._:-]{1,128}$",
+        description="Retry-safe start: the same key returns the same workflow run.",
+    ),
+]
+IDEMPOTENT_ID_PREFIX = "test-workflow-key-"
 
 
 class StartWorkflow(BaseModel):
@@ -45,33 +57,63 @@ def temporal_unavailable(error: BaseException) -> DependencyUnavailableError:
     return DependencyUnavailableError("temporal", describe(error))
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED)
+async def start(
+    client: Client, settings: Settings, name: str, idempotency_key: str | None
+) -> tuple[WorkflowHandle[Any, Any], str]:
+    """Start the workflow; with a key, a retry finds the run the first attempt started
+    (running: Temporal's USE_EXISTING conflict policy; closed: a rejected duplicate)."""
+    rpc_timeout = timedelta(seconds=settings.request_timeout)
+    if idempotency_key is None:
+        workflow_id = f"test-workflow-{uuid.uuid4()}"
+    else:
+        workflow_id = IDEMPOTENT_ID_PREFIX + idempotency_key
+    try:
+        handle = await client.start_workflow(
+            WORKFLOW_NAME,
+            TestWorkflowInput(name=name),
+            id=workflow_id,
+            task_queue=settings.temporal_task_queue,
+            execution_timeout=WORKFLOW_EXECUTION_TIMEOUT,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            rpc_timeout=rpc_timeout,
+        )
+        return handle, handle.first_execution_run_id or ""
+    except WorkflowAlreadyStartedError:
+        handle = client.get_workflow_handle(workflow_id)
+        try:
+            description = await handle.describe(rpc_timeout=rpc_timeout)
+        except RPCError as error:
+            raise temporal_unavailable(error) from error
+        run_id = description.run_id
+        return client.get_workflow_handle(workflow_id, run_id=run_id), run_id
+    except RPCError as error:
+        raise temporal_unavailable(error) from error
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    dependencies=[DemoAccess],
+    responses=described(*BODY_ERRORS, 401, 503),
+)
 async def start_test_workflow(
     services: ServicesDep,
     body: Annotated[StartWorkflow | None, Body()] = None,
     wait: Annotated[
         bool, Query(description="Wait for the result (up to REQUEST_TIMEOUT).")
     ] = False,
+    idempotency_key: IdempotencyKey = None,
 ) -> WorkflowStarted:
     """Start TestWorkflow; with `wait=true` the answer carries its result."""
     request = body or StartWorkflow()
     client = await services.temporal.client()
     settings = services.settings
     rpc_timeout = timedelta(seconds=settings.request_timeout)
-    try:
-        handle = await client.start_workflow(
-            WORKFLOW_NAME,
-            TestWorkflowInput(name=request.name),
-            id=f"test-workflow-{uuid.uuid4()}",
-            task_queue=settings.temporal_task_queue,
-            execution_timeout=WORKFLOW_EXECUTION_TIMEOUT,
-            rpc_timeout=rpc_timeout,
-        )
-    except RPCError as error:
-        raise temporal_unavailable(error) from error
+    handle, run_id = await start(client, settings, request.name, idempotency_key)
     started = WorkflowStarted(
         workflow_id=handle.id,
-        run_id=handle.first_execution_run_id or "",
+        run_id=run_id,
         task_queue=settings.temporal_task_queue,
         status="RUNNING",
     )
@@ -91,7 +133,7 @@ async def start_test_workflow(
     return started
 
 
-@router.get("/{workflow_id}", responses={404: {"description": "No such workflow."}})
+@router.get("/{workflow_id}", responses=described(404, 422, 503))
 async def get_test_workflow(workflow_id: WorkflowId, services: ServicesDep) -> WorkflowState:
     """Status of a workflow and, once it completed, its result."""
     client = await services.temporal.client()
