@@ -9,6 +9,7 @@ readable line. Calling it again replaces our handler instead of adding a second 
 
 import json
 import logging
+import re
 import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -30,6 +31,14 @@ _UVICORN_ACCESS_LOGGER = "uvicorn.access"
 # json.dumps builds a new encoder per call when given options; one shared encoder is reused.
 _JSON_ENCODER = json.JSONEncoder(default=str, ensure_ascii=False)
 
+# The user-info part of any URL (`postgresql://user:password@`, `nats://token@`): never logged.
+_URL_CREDENTIALS = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/\s@]+@")
+# Control characters a console line must not carry raw: a `\n` in a client's input would
+# otherwise forge a log line, an escape sequence would drive the terminal.
+_CONTROL_ESCAPES = {
+    code: f"\\x{code:02x}" for code in (*range(0x20), 0x7F, 0x85, 0x2028, 0x2029)
+} | {0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"}
+
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _FORMATS = ("json", "console")
 
@@ -47,6 +56,15 @@ def _utc_timestamp(record: logging.LogRecord) -> str:
         _second_cache = (second, prefix)
     milliseconds = int((record.created - second) * 1000)
     return f"{prefix}.{milliseconds:03d}Z"
+
+
+def redact(text: str) -> str:
+    """`scheme://***@host`: credentials in URLs are replaced, wherever they appear."""
+    return _URL_CREDENTIALS.sub(r"\1***@", text) if "://" in text else text
+
+
+def escape_controls(text: str) -> str:
+    return text.translate(_CONTROL_ESCAPES)
 
 
 def _extra_fields(record: logging.LogRecord) -> dict[str, Any]:
@@ -80,26 +98,27 @@ class JsonFormatter(logging.Formatter):
             document["exception"] = record.exc_text
         if record.stack_info:
             document["stack"] = self.formatStack(record.stack_info)
-        return _JSON_ENCODER.encode(document)
+        return redact(_JSON_ENCODER.encode(document))
 
 
 class ConsoleFormatter(logging.Formatter):
     """`time LEVEL logger: message key=value ...`, then the traceback if there is one."""
 
     def format(self, record: logging.LogRecord) -> str:
-        line = (
-            f"{_utc_timestamp(record)} {record.levelname:<8} {record.name}: {record.getMessage()}"
-        )
+        message = escape_controls(record.getMessage())
+        line = f"{_utc_timestamp(record)} {record.levelname:<8} {record.name}: {message}"
         fields = _extra_fields(record)
         if fields:
-            line += " " + " ".join(f"{key}={value}" for key, value in fields.items())
+            line += " " + " ".join(
+                f"{key}={escape_controls(str(value))}" for key, value in fields.items()
+            )
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
         elif record.exc_text:
             line += "\n" + record.exc_text
         if record.stack_info:
             line += "\n" + self.formatStack(record.stack_info)
-        return line
+        return redact(line)
 
 
 class _StdoutHandler(logging.StreamHandler[TextIO]):

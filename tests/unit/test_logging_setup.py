@@ -161,3 +161,33 @@ def test_invalid_values_are_refused_with_the_variable_name(
 ) -> None:
     with pytest.raises(ValueError, match=variable):
         configure_logging(level, log_format)
+
+
+@pytest.mark.parametrize("log_format", ["json", "console"])
+def test_credentials_in_urls_are_redacted_in_every_line(
+    capsys: pytest.CaptureFixture[str], log_format: str
+) -> None:
+    configure_logging("INFO", log_format)
+    logger = logging.getLogger("sbs.test")
+    logger.info("connecting to nats://user:nats-pass@nats:4222", extra={"url": "redis://:r-pass@r"})
+    logger.info("db", extra={"url": "postgresql+psycopg://postgres:pg-pass@db:5432/app_db"})
+    logger.info("token auth nats://s3cr3t-token@nats:4222 and a plain http://host/path?a@b")
+
+    text = capsys.readouterr().out
+    for secret in ("nats-pass", "r-pass", "pg-pass", "s3cr3t-token"):
+        assert secret not in text
+    assert "nats://***@nats:4222" in text
+    assert "@db:5432/app_db" in text
+    assert "http://host/path?a@b" in text  # no user-info part: nothing to hide
+
+
+def test_console_lines_escape_control_characters(capsys: pytest.CaptureFixture[str]) -> None:
+    """A `\\n` in a client's path or input must not start a forged log line."""
+    configure_logging("INFO", "console")
+    forged = "x\n2026-01-01T00:00:00.000Z INFO     sbs.access: forged \x1b[31mred"
+    logging.getLogger("sbs.test").info("GET %s", forged, extra={"path": "/a\r\nb"})
+
+    (line,) = output_lines(capsys)
+    assert "x\\n2026-01-01" in line
+    assert "\\x1b[31m" in line
+    assert "path=/a\\r\\nb" in line
