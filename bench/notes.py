@@ -125,7 +125,7 @@ round trip plus an HTTP exchange, whose floor alone (GET /health/live at 1 conne
 {floor:.3f} ms p50. Even with no work at all in the route the ratio would be at least
 1 + floor / raw = {least["nats"]:.1f}x for NATS and {least["redis"]:.1f}x for Redis in this
 run, above 1.5x: no HTTP API can meet the goal as phrased. Net of the floor, what
-remains is the route's FastAPI work: `LenientJsonRoute` checking the content type,
+remains is the route's FastAPI work: `JsonBodyRoute` checking the content type,
 parsing and validating the JSON body, and
 serialising the response model, ≈ 0.3-0.4 ms in all. A goal that can hold: API p50 ≤ raw
 p50 + 0.5 ms on loopback."""

@@ -6,6 +6,7 @@ import uuid
 
 import httpx
 import pytest
+import redis
 
 from app import __version__
 from devstack.config import HOST, StackConfig
@@ -23,8 +24,10 @@ def test_health_reports_every_dependency_up(api: httpx.Client) -> None:
         assert check["latency_ms"] >= 0
 
 
-def test_ready_equals_health_and_live_does_no_io(api: httpx.Client) -> None:
-    assert api.get("/health/ready").json()["status"] == "healthy"
+def test_ready_means_this_instance_takes_traffic_and_live_does_no_io(api: httpx.Client) -> None:
+    ready = api.get("/health/ready")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ready"}
     assert api.get("/health/live").json() == {"status": "alive"}
 
 
@@ -39,7 +42,7 @@ def test_core_version_setting_exists_after_migrations(api: httpx.Client) -> None
     response = api.get("/settings/core.version")
     assert response.status_code == 200
     assert response.json()["value"] == __version__
-    keys = [item["key"] for item in api.get("/settings").json()]
+    keys = [item["key"] for item in api.get("/settings").json()["items"]]
     assert "core.version" in keys
 
 
@@ -67,13 +70,19 @@ def test_setting_lifecycle(api: httpx.Client, auth: dict[str, str]) -> None:
 
 
 @pytest.mark.parametrize(
-    ("headers", "status"),
-    [({}, 401), ({"Authorization": "Bearer wrong"}, 403), ({"Authorization": "Basic x"}, 401)],
+    ("headers", "challenge"),
+    [
+        ({}, "Bearer"),
+        ({"Authorization": "Bearer wrong"}, 'Bearer error="invalid_token"'),
+        ({"Authorization": "Basic x"}, "Bearer"),
+    ],
 )
-def test_writes_need_the_token(api: httpx.Client, headers: dict[str, str], status: int) -> None:
+def test_writes_need_the_token(api: httpx.Client, headers: dict[str, str], challenge: str) -> None:
+    """401 with the RFC 6750 challenge: `invalid_token` only when a token was sent."""
     response = api.put("/settings/tests.denied", json={"value": 1}, headers=headers)
-    assert response.status_code == status
-    assert api.delete("/settings/core.version", headers=headers).status_code == status
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == challenge
+    assert api.delete("/settings/core.version", headers=headers).status_code == 401
     assert api.get("/settings/tests.denied").status_code == 404
 
 
@@ -104,7 +113,8 @@ def test_setting_body_errors_name_the_field(api: httpx.Client, auth: dict[str, s
         content=b"{not json",
         headers={**auth, "Content-Type": "application/json"},
     )
-    assert broken.status_code == 422
+    assert broken.status_code == 400
+    assert "not valid JSON" in broken.json()["detail"]
 
 
 def test_workflow_runs_to_completion_on_the_worker(api: httpx.Client, stack: StackConfig) -> None:
@@ -172,10 +182,9 @@ def test_redis_writes_and_reads_back(api: httpx.Client) -> None:
     assert too_long_ttl.json()["detail"][0]["loc"] == ["body", "ttl_seconds"]
 
 
-def test_powershell_style_form_encoded_json_bodies_work(
-    api: httpx.Client, auth: dict[str, str]
-) -> None:
-    """`Invoke-RestMethod -Body '{...}'` sends form encoding; the README's calls must still work."""
+def test_powershell_style_bodies_work(api: httpx.Client, auth: dict[str, str]) -> None:
+    """`Invoke-RestMethod -Body '{...}'` sends POST bodies form-encoded and, before PowerShell
+    7.4, PUT bodies with no Content-Type at all; the README's calls must work as written."""
     form = {"Content-Type": "application/x-www-form-urlencoded"}
     assert api.post("/nats/test", content=b'{"message":"ps"}', headers=form).json()["echo"] == "ps"
     assert (
@@ -183,11 +192,12 @@ def test_powershell_style_form_encoded_json_bodies_work(
         == "v"
     )
     assert api.post("/test-workflow", content=b'{"name":"PS"}', headers=form).status_code == 202
-    written = api.put(
-        "/settings/tests.powershell", content=b'{"value":"ps"}', headers={**form, **auth}
-    )
-    assert written.status_code in (200, 201)
-    assert written.json()["value"] == "ps"
+    for put_headers in ({**form, **auth}, auth):  # 7.4+, and 5.1 / 7.0-7.3
+        written = api.put(
+            "/settings/tests.powershell", content=b'{"value":"ps"}', headers=put_headers
+        )
+        assert written.status_code in (200, 201), written.text
+        assert written.json()["value"] == "ps"
 
 
 def test_metrics_are_prometheus_text(api: httpx.Client) -> None:
@@ -228,3 +238,35 @@ def test_values_no_store_can_hold_are_a_422_naming_the_field(
     response = api.request(method, path, content=body.encode(), headers=headers)
     assert response.status_code == 422, response.text
     assert response.json()["detail"][0]["loc"] == ["body", field]
+
+
+def test_demo_keys_expire_within_minutes_and_redis_evicts_only_keys_with_a_ttl(
+    api: httpx.Client, stack: StackConfig
+) -> None:
+    assert api.post("/redis/test", json={"ttl_seconds": 601}).status_code == 422
+    assert api.post("/redis/test", json={"key": "short", "ttl_seconds": 600}).status_code == 200
+    store = redis.Redis(host=HOST, port=stack.ports["redis"], socket_timeout=5)
+    assert 0 < store.ttl("sbs:test:short") <= 600
+    assert store.config_get("maxmemory-policy") == {"maxmemory-policy": "volatile-ttl"}
+    assert int(store.config_get("maxmemory")["maxmemory"]) > 0
+
+
+EXPECTED_ERROR_STATUSES = {
+    ("/health", "get"): {"503", "431"},
+    ("/health/ready", "get"): {"503", "431"},
+    ("/settings", "get"): {"422", "503", "431"},
+    ("/settings/{key}", "get"): {"404", "422", "503", "431"},
+    ("/settings/{key}", "put"): {"400", "401", "403", "413", "415", "422", "503", "431"},
+    ("/settings/{key}", "delete"): {"401", "403", "404", "422", "503", "431"},
+    ("/test-workflow", "post"): {"400", "401", "413", "415", "422", "503", "431"},
+    ("/test-workflow/{workflow_id}", "get"): {"404", "422", "503", "431"},
+    ("/nats/test", "post"): {"400", "401", "413", "415", "422", "503", "431"},
+    ("/redis/test", "post"): {"400", "401", "413", "415", "422", "503", "431"},
+}
+
+
+def test_openapi_lists_every_error_status_of_each_route(api: httpx.Client) -> None:
+    paths = api.get("/openapi.json").json()["paths"]
+    for (path, method), statuses in EXPECTED_ERROR_STATUSES.items():
+        documented = set(paths[path][method]["responses"])
+        assert statuses <= documented, (path, method, statuses - documented)
