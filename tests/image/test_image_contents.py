@@ -136,8 +136,8 @@ def test_size_is_recorded_and_bounded(image: BuiltImage, files: dict[str, int]) 
     }
     (REPO_ROOT / "build").mkdir(exist_ok=True)
     (REPO_ROOT / "build" / "image-report.json").write_text(json.dumps(report, indent=2) + "\n")
-    assert report["image_mb"] < MAX_IMAGE_MB, report
-    assert report["app_layers_mb"] < MAX_APP_MB, report
+    assert image_bytes / 1e6 < MAX_IMAGE_MB, report
+    assert app_bytes / 1e6 < MAX_APP_MB, report
 
 
 MUTATION = """\
@@ -175,4 +175,4 @@ def test_the_checks_catch_a_spoiled_image(image: BuiltImage, tmp_path: Path) -> 
     assert set(offending(files, PROJECT_LEFTOVERS)) >= {"app/.git", "app/tests/conftest.py"}
     assert offending(files, SECRETS) == ["app/.env"]
     assert with_private_keys == ["app/deploy_key"]
-    assert missing_bytecode(files) == ["app/app/config.py"]
+    assert "app/app/config.py" in missing_bytecode(files)
