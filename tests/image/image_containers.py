@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import time
 from dataclasses import dataclass
@@ -42,6 +43,13 @@ class BuiltImage:
     @property
     def on_standin_base(self) -> bool:
         return "STAND-IN" in self.log
+
+    @property
+    def base(self) -> str:
+        """The base image the build used, as build_image.sh reports it."""
+        found = re.search(r"^build_image\.sh: building \S+ \(base (\S+)\)", self.log, re.MULTILINE)
+        assert found, self.log
+        return found.group(1)
 
 
 @dataclass

@@ -32,7 +32,7 @@ SECRETS = re.compile(
 )
 PRIVATE_KEY = b"PRIVATE KEY-----"
 MAX_IMAGE_MB = 500
-MAX_APP_MB = 200  # the venv and the code; measured about 165 MB
+MAX_APP_MB = 200  # what the Dockerfile adds to the base; measured about 172 MB
 
 
 def read_export(path: Path) -> tuple[dict[str, int], list[str]]:
@@ -125,19 +125,27 @@ def test_every_module_has_its_bytecode(files: dict[str, int]) -> None:
 
 
 def test_size_is_recorded_and_bounded(image: BuiltImage, files: dict[str, int]) -> None:
-    image_bytes = int(podman("image", "inspect", "--format", "{{.Size}}", image.name).stdout)
-    app_bytes = sum(size for path, size in files.items() if path.startswith(("opt/venv/", "app/")))
+    def size(name: str) -> int:
+        return int(podman("image", "inspect", "--format", "{{.Size}}", name).stdout)
+
+    image_bytes, base_bytes = size(image.name), size(image.base)
+    venv_and_code = sum(
+        size for path, size in files.items() if path.startswith(("opt/venv/", "app/"))
+    )
     report = {
         "image": image.name,
+        "base": image.base,
         "stand_in_base": image.on_standin_base,
         "image_mb": round(image_bytes / 1e6, 1),
-        "app_layers_mb": round(app_bytes / 1e6, 1),
+        "app_layers_mb": round((image_bytes - base_bytes) / 1e6, 1),
+        "venv_and_code_mb": round(venv_and_code / 1e6, 1),
         "build_seconds": round(image.build_seconds, 1),
     }
     (REPO_ROOT / "build").mkdir(exist_ok=True)
     (REPO_ROOT / "build" / "image-report.json").write_text(json.dumps(report, indent=2) + "\n")
     assert image_bytes / 1e6 < MAX_IMAGE_MB, report
-    assert app_bytes / 1e6 < MAX_APP_MB, report
+    assert (image_bytes - base_bytes) / 1e6 < MAX_APP_MB, report
+    assert venv_and_code < image_bytes - base_bytes, report
 
 
 MUTATION = """\
