@@ -202,6 +202,7 @@ def test_sigterm_stops_each_container_gracefully_within_its_grace_period(
 ) -> None:
     container: Container = request.getfixturevalue(f"{role}_container")
     grace = GRACE_SECONDS[role]
+    assert not SHUTDOWN_LOGGED.search(container.logs()), "shutdown logged before SIGTERM"
     started = time.monotonic()
     # podman stop sends SIGTERM and waits `--time` seconds before a SIGKILL.
     podman("stop", "--time", str(grace), container.name, timeout=grace + 30)
