@@ -35,7 +35,12 @@ if [[ -z $base ]]; then
   base=$(sed -nE 's/^ARG PYTHON_IMAGE=(.+)$/\1/p' Dockerfile)
   [[ -n $base ]] || { say "no 'ARG PYTHON_IMAGE=' in the Dockerfile"; exit 1; }
   # A fully qualified name: podman may refuse short names where it cannot prompt.
-  [[ ${base%%/*} == *.* ]] || base="docker.io/library/$base"
+  first=${base%%/*}
+  if [[ $base != */* ]]; then
+    base="docker.io/library/$base"
+  elif [[ $first != *[.:]* && $first != localhost ]]; then
+    base="docker.io/$base"
+  fi
   if "$engine" image inspect "$base" >/dev/null 2>&1; then
     say "base image $base is present"
   elif say "pulling the base image $base ..." && timeout 300 "$engine" pull -q "$base" >/dev/null; then
