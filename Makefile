@@ -8,7 +8,7 @@ PIP := $(PY) -m pip
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: help setup setup-dev up down status logs test lint bench clean
+.PHONY: help setup setup-dev up down status logs test lint bench clean image lock
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -57,3 +57,11 @@ bench: setup-dev ## run the benchmarks and write bench/RESULTS.md
 
 clean: down ## stop the stack and delete its state and the virtualenv
 	rm -rf .state $(VENV)
+
+image: ## build the image (podman or docker; a stand-in base where no registry answers)
+	@scripts/build_image.sh >/dev/null
+
+lock: setup-dev ## resolve requirements.txt into requirements.lock (pinned, with hashes) with uv
+	$(VENV)/bin/uv pip compile --quiet --native-tls --generate-hashes --python-version 3.12 \
+		--python-platform x86_64-manylinux_2_28 --custom-compile-command "make lock" \
+		requirements.txt -o requirements.lock

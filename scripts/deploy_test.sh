@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
-# Deploy one SBS image to the test Kubernetes cluster with the Helm chart
-# (the CI job deploy-test runs it with the digest reference it just pushed).
+# Deploy one SBS image to the test Kubernetes cluster with the Helm chart (the CI job
+# deploy-test runs it with the digest the image job pushed and signed): verify the cosign
+# signature of that digest, `helm upgrade --install --wait`, then `helm test`.
 set -euo pipefail
 
 usage() {
   cat >&2 <<'USAGE'
 Usage: scripts/deploy_test.sh IMAGE_REF
 
-IMAGE_REF is the image to deploy, pinned by tag and/or digest:
-  registry/repository:tag
+IMAGE_REF is the image to deploy, pinned by digest (a tag alone is refused):
   registry/repository@sha256:<64 hex digits>
   registry/repository:tag@sha256:<64 hex digits>
 
+Required environment:
+  COSIGN_CERTIFICATE_IDENTITY  who must have signed the digest (keyless), e.g.
+      https://github.com/OWNER/REPO/.github/workflows/ci.yml@refs/heads/main
+
 Optional environment:
+  COSIGN_CERTIFICATE_OIDC_ISSUER  issuer of that identity (default: GitHub Actions,
+                                  https://token.actions.githubusercontent.com)
   NAMESPACE     target namespace                    (default: sbs-test)
   RELEASE       Helm release name                   (default: sbs)
   HELM_TIMEOUT  how long Helm waits for the rollout (default: 10m)
@@ -58,8 +64,11 @@ else
 fi
 [[ $repository =~ ^[a-z0-9]([a-z0-9._/-]|:[0-9]+/)*$ ]] ||
   fail "invalid repository '$repository' in '$image_ref' (lowercase registry/path expected)"
-[[ -n $tag || -n $digest ]] ||
-  fail "image reference '$image_ref' has neither a tag nor a digest; pin one"
+[[ -n $digest ]] ||
+  fail "image reference '$image_ref' has no digest; pin one (@sha256:...): only a digest is signed"
+identity=${COSIGN_CERTIFICATE_IDENTITY:-}
+issuer=${COSIGN_CERTIFICATE_OIDC_ISSUER:-https://token.actions.githubusercontent.com}
+[[ -n $identity ]] || fail "COSIGN_CERTIFICATE_IDENTITY is not set: whose signature proves this image?"
 
 namespace=${NAMESPACE:-sbs-test}
 release=${RELEASE:-sbs}
@@ -74,10 +83,12 @@ fi
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 chart_dir=${CHART_DIR:-deploy/helm/sbs}
 [[ -f $chart_dir/Chart.yaml ]] || fail "no Helm chart at '$chart_dir'"
-command -v helm >/dev/null 2>&1 || {
-  echo "deploy_test.sh: helm is not on PATH" >&2
-  exit 127
-}
+for program in helm cosign; do
+  command -v "$program" >/dev/null 2>&1 || {
+    echo "deploy_test.sh: $program is not on PATH" >&2
+    exit 127
+  }
+done
 
 helm_args=(
   upgrade --install "$release" "$chart_dir"
@@ -95,6 +106,13 @@ fi
 [[ -z $digest ]] || helm_args+=(--set-string "image.digest=$digest")
 [[ -z $values_file ]] || helm_args+=(--values "$values_file")
 
-echo "Deploying ${repository}${tag:+:$tag}${digest:+@$digest} as release '$release' to namespace '$namespace'"
+echo "Verifying the signature of ${repository}@${digest} (signed by $identity) ..."
+cosign verify --certificate-identity "$identity" --certificate-oidc-issuer "$issuer" \
+  "${repository}@${digest}" >/dev/null ||
+  fail "no valid signature by '$identity' on ${repository}@${digest}; not deploying"
+
+echo "Deploying ${repository}${tag:+:$tag}@${digest} as release '$release' to namespace '$namespace'"
 helm dependency build "$chart_dir"
 helm "${helm_args[@]}"
+echo "Running the release's tests (helm test) ..."
+helm test "$release" --namespace "$namespace" --timeout "$timeout" --logs
