@@ -5,12 +5,12 @@
 
 import argparse
 import logging
-import sys
 
 from app.api.server import serve
 from app.config import get_settings
 from app.logging_setup import configure_logging
 from app.migrations import DatabaseUnavailableError, migrate, wait_for_database
+from app.process_exit import exit_without_finalizing
 
 logger = logging.getLogger("sbs.entrypoint")
 
@@ -37,4 +37,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_without_finalizing(main())
