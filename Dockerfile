@@ -59,8 +59,9 @@ ENV APP_BUILD=${APP_BUILD}
 USER 10001:10001
 EXPOSE 8000
 
-# The worker overrides this (it answers on WORKER_HEALTH_PORT, see docker-compose.yml).
-HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
-    CMD ["python", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/health/live', timeout=4).status == 200 else 1)"]
+# API: /health/live on API_PORT; worker: /health/ready on WORKER_HEALTH_PORT, true only while
+# Temporal sees its pollers (app/healthcheck.py picks whichever role the container has).
+HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
+    CMD ["python", "-m", "app.healthcheck"]
 
 CMD ["scripts/start_api.sh"]

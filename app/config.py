@@ -63,7 +63,8 @@ class Settings(BaseSettings):
     # On SIGTERM: not ready at once, keep serving this long, then stop accepting and finish.
     shutdown_drain_seconds: float = Field(default=5.0, ge=0)
 
-    # Worker
+    # Worker: its probes and metrics listen on WORKER_HOST (all interfaces in a container).
+    worker_host: str = "0.0.0.0"  # noqa: S104 - probed by orchestrators inside a pod
     worker_metrics_port: int = Field(default=9464, ge=1, le=65535)
     worker_health_port: int = Field(default=8081, ge=1, le=65535)
 

@@ -108,6 +108,7 @@ class StackConfig:
             "NATS_URL": f"nats://{HOST}:{self.ports['nats']}",
             "API_HOST": HOST,
             "API_PORT": str(self.ports["api"]),
+            "WORKER_HOST": HOST,
             "WORKER_METRICS_PORT": str(self.ports["worker_metrics"]),
             "WORKER_HEALTH_PORT": str(self.ports["worker_health"]),
             "SBS_API_TOKEN": self.api_token,

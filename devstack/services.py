@@ -423,7 +423,8 @@ def worker_command(config: StackConfig) -> list[str]:
 
 
 def worker_ready(config: StackConfig) -> bool:
-    return http_ok(config.url("worker_health", "/health/live"))
+    """Temporal has seen the worker's pollers (not merely: the process runs)."""
+    return http_ok(config.url("worker_health", "/health/ready"))
 
 
 def app_environment(config: StackConfig) -> dict[str, str]:

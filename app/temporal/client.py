@@ -14,24 +14,29 @@ from app.services.errors import DependencyUnavailableError, describe
 logger = logging.getLogger(__name__)
 
 
-async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
+async def connect(
+    settings: Settings, runtime: Runtime | None = None, identity: str | None = None
+) -> Client:
     """One connection attempt, bounded by DEPENDENCY_CONNECT_TIMEOUT."""
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         connect_timeout=timedelta(seconds=settings.dependency_connect_timeout),
         runtime=runtime,
+        identity=identity,
     )
 
 
-async def wait_for_temporal(settings: Settings, runtime: Runtime | None = None) -> Client:
+async def wait_for_temporal(
+    settings: Settings, runtime: Runtime | None = None, identity: str | None = None
+) -> Client:
     """Retry `connect` until it succeeds or TEMPORAL_WAIT_TIMEOUT passes, logging progress."""
     deadline = time.monotonic() + settings.temporal_wait_timeout
     attempt = 0
     while True:
         attempt += 1
         try:
-            client = await connect(settings, runtime)
+            client = await connect(settings, runtime, identity)
             logger.info(
                 "connected to temporal",
                 extra={"address": settings.temporal_address, "attempt": attempt},

@@ -12,6 +12,7 @@ from app.activities.test_activity import compose_greeting
 from app.config import Settings
 from app.temporal.client import wait_for_temporal
 from app.temporal.health_server import HealthServer
+from app.temporal.readiness import PollerReadiness, worker_identity
 from app.workflows.test_workflow import TestWorkflow
 
 logger = logging.getLogger(__name__)
@@ -22,7 +23,8 @@ GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 def metrics_runtime(settings: Settings) -> Runtime:
     """A runtime that serves SDK metrics (durations in seconds) on WORKER_METRICS_PORT."""
     prometheus = PrometheusConfig(
-        bind_address=f"0.0.0.0:{settings.worker_metrics_port}", durations_as_seconds=True
+        bind_address=f"{settings.worker_host}:{settings.worker_metrics_port}",
+        durations_as_seconds=True,
     )
     return Runtime(telemetry=TelemetryConfig(metrics=prometheus))
 
@@ -34,10 +36,12 @@ async def run_worker(settings: Settings) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
 
-    health = HealthServer(port=settings.worker_health_port)
+    health = HealthServer(settings.worker_host, settings.worker_health_port)
     await health.start()
+    identity = worker_identity()
+    runtime = metrics_runtime(settings)
     try:
-        client = await wait_for_temporal(settings, runtime=metrics_runtime(settings))
+        client = await wait_for_temporal(settings, runtime=runtime, identity=identity)
     except TimeoutError as error:
         logger.error("worker cannot start: %s", error)
         await health.stop()
@@ -55,10 +59,16 @@ async def run_worker(settings: Settings) -> int:
         extra={
             "task_queue": settings.temporal_task_queue,
             "namespace": settings.temporal_namespace,
+            "identity": identity,
         },
     )
     run = asyncio.create_task(worker.run())
     health.set_alive(lambda: not run.done())
+    readiness = PollerReadiness(
+        client, settings.temporal_task_queue, identity, runtime.metric_meter
+    )
+    health.set_ready(lambda: not run.done() and readiness.is_ready())
+    checking = asyncio.create_task(readiness.run())
     waiter = asyncio.create_task(stop.wait())
     await asyncio.wait({run, waiter}, return_when=asyncio.FIRST_COMPLETED)
     exit_code = 0
@@ -71,5 +81,6 @@ async def run_worker(settings: Settings) -> int:
         await run
         logger.info("worker stopped")
     waiter.cancel()
+    checking.cancel()
     await health.stop()
     return exit_code

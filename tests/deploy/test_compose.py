@@ -273,9 +273,9 @@ def test_healthchecks_probe_the_configured_ports(services: dict[str, dict[str, A
     api_probe = " ".join(services["api"]["healthcheck"]["test"])
     assert f"127.0.0.1:{services['api']['environment']['API_PORT']}/health/live" in api_probe
     worker = services["worker"]
-    worker_probe = " ".join(worker["healthcheck"]["test"])
-    port = worker["environment"]["WORKER_HEALTH_PORT"]
-    assert f"127.0.0.1:{port}/health/live" in worker_probe
+    # app.healthcheck probes the worker's /health/ready on WORKER_HEALTH_PORT (set below).
+    assert worker["healthcheck"]["test"] == ["CMD", "python", "-m", "app.healthcheck"]
+    assert worker["environment"]["WORKER_HEALTH_PORT"] == "8081"
     assert "operator cluster health" in " ".join(services["temporal"]["healthcheck"]["test"])
     assert "/healthz" in " ".join(services["nats"]["healthcheck"]["test"])
 

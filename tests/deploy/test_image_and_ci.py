@@ -27,6 +27,8 @@ from typing import Any
 import pytest
 import yaml
 
+from devstack.config import free_ports
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 DOCKERFILE = REPO_ROOT / "Dockerfile"
@@ -156,14 +158,15 @@ def test_runs_as_non_root_sbs_with_the_specs_interface() -> None:
     assert values["CMD"] == ['["scripts/start_api.sh"]']
     (healthcheck,) = values["HEALTHCHECK"]
     assert "--timeout=" in healthcheck
-    assert "http://127.0.0.1:8000/health/live" in healthcheck
+    assert '["python", "-m", "app.healthcheck"]' in healthcheck
 
 
 class _Health(BaseHTTPRequestHandler):
     status = 200
+    path_served = "/health/live"
 
     def do_GET(self) -> None:
-        self.send_response(self.status if self.path == "/health/live" else 404)
+        self.send_response(self.status if self.path == self.path_served else 404)
         self.end_headers()
 
     def log_message(self, *args: Any) -> None:
@@ -181,17 +184,26 @@ def health_server() -> Iterator[ThreadingHTTPServer]:
 
 
 @pytest.mark.parametrize(("status", "healthy"), [(200, True), (503, False)])
+@pytest.mark.parametrize(("role", "path"), [("api", "/health/live"), ("worker", "/health/ready")])
 def test_healthcheck_probe_tells_healthy_from_unhealthy(
-    health_server: ThreadingHTTPServer, status: int, healthy: bool
+    health_server: ThreadingHTTPServer, status: int, healthy: bool, role: str, path: str
 ) -> None:
+    """The image's check answers for the API (its liveness) and for the worker (its pollers)."""
     _, healthcheck = next(i for i in dockerfile_instructions() if i[0] == "HEALTHCHECK")
     command = json.loads(healthcheck[healthcheck.index("CMD") + 3 :])
-    assert command[:2] == ["python", "-c"]
-    port = health_server.server_address[1]
-    code = command[2].replace("127.0.0.1:8000", f"127.0.0.1:{port}")
-    _Health.status = status
-    result = run([sys.executable, "-c", code])
-    assert (result.returncode == 0) is healthy, result.stderr
+    assert command == ["python", "-m", "app.healthcheck"]
+    port = str(health_server.server_address[1])
+    nothing_listens = str(free_ports(1)[0])
+    ports = {"api": port, "worker": nothing_listens}
+    if role == "worker":
+        ports = {"api": nothing_listens, "worker": port}
+    _Health.status, _Health.path_served = status, path
+    result = run(
+        [sys.executable, "-m", "app.healthcheck"],
+        cwd=REPO_ROOT,
+        env={**os.environ, "API_PORT": ports["api"], "WORKER_HEALTH_PORT": ports["worker"]},
+    )
+    assert (result.returncode == 0) is healthy, result.stdout
 
 
 # ---- requirements.lock ------------------------------------------------------------------

@@ -153,6 +153,18 @@ def test_worker_container_completes_a_workflow_started_through_the_api_container
     assert state["result"] == "Hello, Image!"
 
 
+def test_the_worker_container_healthcheck_passes_once_temporal_sees_its_pollers(
+    worker_container: Container,
+) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        check = podman("healthcheck", "run", worker_container.name, timeout=30, check=False)
+        if check.returncode == 0:
+            return
+        time.sleep(1)
+    raise AssertionError(f"worker never healthy: {check.stdout}\n{worker_container.logs()}")
+
+
 @pytest.mark.parametrize("role", ["api", "worker"])
 def test_containers_run_as_10001_on_a_read_only_root_without_capabilities(
     role: str, request: pytest.FixtureRequest
@@ -179,7 +191,7 @@ def test_image_declares_user_10001_and_a_healthcheck(image: BuiltImage) -> None:
     assert config["User"] == "10001:10001"
     healthcheck = details.get("Healthcheck") or config.get("Healthcheck")
     assert healthcheck, "HEALTHCHECK lost (build without --format docker?)"
-    assert "http://127.0.0.1:8000/health/live" in " ".join(healthcheck["Test"])
+    assert healthcheck["Test"][-3:] == ["python", "-m", "app.healthcheck"]
 
 
 def test_healthcheck_passes_on_a_healthy_api_and_fails_on_a_stopped_one(

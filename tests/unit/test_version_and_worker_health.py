@@ -16,9 +16,9 @@ def test_git_commit_when_no_build_is_given() -> None:
     assert build == "unknown" or (len(build) >= 7 and all(c in "0123456789abcdef" for c in build))
 
 
-async def test_worker_health_server_reflects_liveness() -> None:
+async def test_worker_health_server_reflects_liveness_and_readiness() -> None:
     port = free_ports(1)[0]
-    server = HealthServer(port=port, host="127.0.0.1")
+    server = HealthServer("127.0.0.1", port)
     await server.start()
     alive = False
     server.set_alive(lambda: alive)
@@ -29,6 +29,12 @@ async def test_worker_health_server_reflects_liveness() -> None:
             response = await client.get("/health/live")
             assert response.status_code == 200
             assert response.text == "ok"
+            assert (await client.get("/health/ready")).status_code == 503  # until set_ready
+            ready = False
+            server.set_ready(lambda: ready)
+            assert (await client.get("/health/ready")).status_code == 503
+            ready = True
+            assert (await client.get("/health/ready")).status_code == 200
             assert (await client.get("/other")).status_code == 404
     finally:
         await server.stop()
