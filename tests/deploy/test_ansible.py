@@ -479,6 +479,28 @@ def test_service_images_are_pinned_and_match_compose() -> None:
     assert checked >= 5, "expected postgres, redis, nats and the temporal images in compose"
 
 
+def test_redis_evicts_only_expiring_keys_within_its_fork_headroom() -> None:
+    defaults = role_defaults("redis")
+    assert defaults["redis_maxmemory_policy"] == "volatile-ttl"
+    units = {"mb": 1024**2, "m": 1024**2, "gb": 1024**3, "g": 1024**3}
+
+    def size(text: str) -> int:
+        number = text.rstrip("bgmkBGMK")
+        return int(number) * units[text[len(number) :].lower()]
+
+    # The RDB save (--save) forks: the limit must hold the data twice plus the process.
+    assert size(defaults["redis_memory"]) >= 2 * size(defaults["redis_maxmemory"]) + 64 * 1024**2
+    (task,) = [
+        task
+        for task in load_yaml(role_file("redis", "tasks", "main.yml"))
+        if "community.docker.docker_container" in task
+    ]
+    container = task["community.docker.docker_container"]
+    command = container["command"]
+    assert command[command.index("--maxmemory-policy") + 1] == "{{ redis_maxmemory_policy }}"
+    assert container["memory"] == "{{ redis_memory }}"
+
+
 def test_service_containers_join_the_platform_network() -> None:
     containers = 0
     for role in ROLES:
