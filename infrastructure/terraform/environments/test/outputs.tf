@@ -42,3 +42,8 @@ output "helper_vm_private_ips" {
   description = "Private IPs of the helper VMs, for infrastructure/ansible/inventories/test/hosts.yml."
   value       = module.helper_vms.private_ips
 }
+
+output "ci_deploy_role_arn" {
+  description = "Role GitHub Actions assumes (aws-actions/configure-aws-credentials role-to-assume) to deploy."
+  value       = aws_iam_role.ci_deploy.arn
+}
