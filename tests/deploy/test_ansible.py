@@ -8,6 +8,7 @@ stop at the first Docker call, as no Docker engine runs here); the API/worker co
 exactly the app's settings with the app's defaults; images match docker-compose.yml.
 """
 
+import base64
 import json
 import os
 import subprocess
@@ -525,3 +526,45 @@ def test_ansible_lint_production_profile_reports_nothing(
     assert ansible_lint.returncode == 0, output
     assert "0 failure(s), 0 warning(s)" in output, output
     assert "Profile 'production' was required, and it passed" in output, output
+
+
+def test_somaxconn_is_only_ever_raised(tmp_path: Path) -> None:
+    """The raise task keeps a host's higher value and lifts a lower one (rendered by Ansible)."""
+    assert "net.core.somaxconn" not in role_defaults("common")["common_sysctl"]
+    assert role_defaults("common")["common_sysctl_minimums"]["net.core.somaxconn"] >= 4096
+    tasks = load_yaml(role_file("common", "tasks", "main.yml"))
+    (raise_task,) = [task for task in tasks if task["name"].startswith("Raise kernel settings")]
+    expression = raise_task["ansible.posix.sysctl"]["value"]
+    playbook = tmp_path / "max.yml"
+    play = {
+        "name": "Evaluate the raise expression",
+        "hosts": "localhost",
+        "connection": "local",
+        "gather_facts": False,
+        "tasks": [
+            {
+                "name": f"Current {current}",
+                "ansible.builtin.debug": {"msg": expression},
+                "vars": {
+                    "item": {
+                        "content": base64.b64encode(f"{current}\n".encode()).decode(),
+                        "item": {"key": "net.core.somaxconn", "value": 4096},
+                    }
+                },
+            }
+            for current in (128, 4096, 65535)
+        ],
+    }
+    playbook.write_text(yaml.safe_dump([play]), encoding="utf-8")
+    result = run(
+        [str(BIN / "ansible-playbook"), "-i", "localhost,", str(playbook)],
+        env={"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    values = [
+        int(outcome["msg"])
+        for task in report["plays"][0]["tasks"]
+        for outcome in task["hosts"].values()
+    ]
+    assert values == [4096, 4096, 65535]
