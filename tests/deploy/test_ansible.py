@@ -329,6 +329,7 @@ REAL_SECRETS = {
     "sbs_image": "ghcr.io/sbs-platform/sbs-platform:sha-0123456789abcdef",
     "vault_postgresql_password": "a-real-password-for-tests",
     "vault_sbs_api_token": "a-real-api-token-long-enough-for-tests",
+    "vault_redis_password": "a-real-redis/password",
 }
 
 
@@ -344,7 +345,11 @@ def apply_role(role: str, tmp_path: Path, extra_vars: dict[str, Any]) -> list[di
         "roles": [{"role": role}],
     }
     playbook.write_text(yaml.safe_dump([play]), encoding="utf-8")
-    variables = {"sbs_no_log": False, "temporal_config_dir": str(tmp_path / "temporal")}
+    variables = {
+        "sbs_no_log": False,
+        "temporal_config_dir": str(tmp_path / "temporal"),
+        "redis_config_dir": str(tmp_path / "redis"),
+    }
     result = run(
         [
             str(BIN / "ansible-playbook"),
@@ -368,7 +373,7 @@ def apply_role(role: str, tmp_path: Path, extra_vars: dict[str, Any]) -> list[di
     ]
 
 
-SERVICE_ROLES_WITH_SECRETS = ("postgresql", "temporal", "sbs_api")
+SERVICE_ROLES_WITH_SECRETS = ("postgresql", "redis", "temporal", "sbs_api")
 
 
 @pytest.mark.parametrize("role", SERVICE_ROLES_WITH_SECRETS)
@@ -432,7 +437,7 @@ def test_api_and_worker_get_the_app_settings_with_the_app_defaults() -> None:
         assert not unknown, f"variables the app does not read: {sorted(unknown)}"
     for name, value in (api | worker).items():
         default = known[name]
-        if name in {"DATABASE_PASSWORD", "SBS_API_TOKEN", "OTEL_SERVICE_NAME"}:
+        if name in {"DATABASE_PASSWORD", "SBS_API_TOKEN", "OTEL_SERVICE_NAME", "REDIS_URL"}:
             continue
         if isinstance(default, float):
             assert float(value) == default, name
@@ -568,3 +573,27 @@ def test_somaxconn_is_only_ever_raised(tmp_path: Path) -> None:
         for outcome in task["hosts"].values()
     ]
     assert values == [4096, 4096, 65535]
+
+
+def test_redis_requires_a_password_that_the_app_url_carries() -> None:
+    tasks = load_yaml(role_file("redis", "tasks", "main.yml"))
+    (run_task,) = [task for task in tasks if "community.docker.docker_container" in task]
+    container = run_task["community.docker.docker_container"]
+    # Neither in the arguments nor in the environment: in a file the redis user reads.
+    assert "redis_password" not in json.dumps(container["command"])
+    assert "env" not in container
+    assert container["restart"] == "{{ redis_config.changed }}"
+    mounted = [volume.split(":")[1] for volume in container["volumes"]]
+    assert container["command"][1] in mounted
+    assert "REDISCLI_AUTH" in container["healthcheck"]["test"][1]
+    (template_task,) = [task for task in tasks if task.get("register") == "redis_config"]
+    assert template_task["ansible.builtin.template"]["mode"] == "0640"
+    config = (role_file("redis", "templates", "redis.conf.j2")).read_text(encoding="utf-8")
+    assert 'requirepass "{{ redis_password }}"' in config
+    group_vars = load_yaml(GROUP_VARS)
+    assert group_vars["redis_password"] == group_vars["sbs_api_redis_password"]
+    assert group_vars["redis_password"] == "{{ vault_redis_password }}"
+    # The URL carries the password percent-encoded, so / @ : in it cannot break it.
+    defaults = role_defaults("sbs_api")
+    url = JINJA.from_string(defaults["sbs_api_redis_url"]).render(sbs_api_redis_password="p/w@x:y")
+    assert url == "redis://:p%2Fw%40x%3Ay@redis:6379/0"

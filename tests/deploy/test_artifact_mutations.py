@@ -385,6 +385,27 @@ CATALOGUE = (
         "/temporal/version",
     ),
     Mutation(
+        "ansible postgres option name",
+        "ansible",
+        f"{ROLES}/postgresql/tasks/main.yml",
+        '"max_connections={{',
+        '"max_connectoins={{',
+    ),
+    Mutation(
+        "ansible postgres option value",
+        "ansible",
+        f"{ROLES}/postgresql/defaults/main.yml",
+        "postgresql_max_connections: 200",
+        "postgresql_max_connections: 2OO",
+    ),
+    Mutation(
+        "ansible redis password directive",
+        "ansible",
+        f"{ROLES}/redis/templates/redis.conf.j2",
+        'requirepass "',
+        'requirepas "',
+    ),
+    Mutation(
         "ansible broken YAML", "ansible", "infrastructure/ansible/site.yml", "roles:", "roles"
     ),
     # Prometheus
