@@ -88,6 +88,8 @@ def apply_to_root(role: str, root: Path, tmp_path: Path) -> dict[str, Any]:
             {
                 "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
                 "ANSIBLE_ROLES_PATH": str(ANSIBLE / "roles"),
+                # The root's own Python, not the controller's venv.
+                "ANSIBLE_PYTHON_INTERPRETER": "/usr/bin/python3",
             }
         ),
     )
