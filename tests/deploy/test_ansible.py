@@ -597,3 +597,25 @@ def test_redis_requires_a_password_that_the_app_url_carries() -> None:
     defaults = role_defaults("sbs_api")
     url = JINJA.from_string(defaults["sbs_api_redis_url"]).render(sbs_api_redis_password="p/w@x:y")
     assert url == "redis://:p%2Fw%40x%3Ay@redis:6379/0"
+
+
+def test_a_rotated_postgresql_password_reaches_the_database_first() -> None:
+    tasks = load_yaml(role_file("postgresql", "tasks", "main.yml"))
+    names = [task["name"] for task in tasks]
+    rotate = names.index("Rotate the PostgreSQL password inside the database")
+    recreate = names.index("Run PostgreSQL and wait until it accepts connections")
+    assert rotate < recreate, "ALTER ROLE must run in the old container, before it is recreated"
+    task = tasks[rotate]
+    execution = task["community.docker.docker_container_exec"]
+    assert "postgresql_password" not in json.dumps(execution["argv"])
+    assert execution["stdin"].startswith('ALTER ROLE "{{ postgresql_user }}" PASSWORD')
+    assert task["no_log"] == "{{ sbs_no_log }}"
+    # Only when the running container still has another password.
+    condition = " ".join(task["when"])
+    assert "postgresql_existing.exists" in condition
+    assert "not in postgresql_existing.container.Config.Env" in condition
+    # The statement is valid SQL for a password with a quote in it (PostgreSQL's own rule).
+    statement = JINJA.from_string(execution["stdin"]).render(
+        postgresql_user="postgres", postgresql_password="it's-a-secret"
+    )
+    assert statement == "ALTER ROLE \"postgres\" PASSWORD 'it''s-a-secret';"
