@@ -497,10 +497,10 @@ def workload_problems(docs: list[Doc], root: Path, value_set: str) -> Problems:
             if container["image"].startswith("temporalio/server"):
                 problems += temporal_server_problems(at, container)
             command = container.get("command", [])
-            if container["image"].startswith(
-                "temporalio/admin-tools"
-            ) and "temporal-sql-tool" in " ".join(command):
+            admin_tools = container["image"].startswith("temporalio/admin-tools")
+            if admin_tools and "temporal-sql-tool" in " ".join(command):
                 problems += temporal_sql_tool_problems(at, command[-1])
+            if admin_tools and "/etc/temporal/schema" in " ".join(command):
                 problems += schema_path_problems(at, command[-1])
             if container["image"].startswith("nats:"):
                 arguments = container.get("args", [])

@@ -257,6 +257,13 @@ CATALOGUE = (
         "v12/visiblity/versioned",
     ),
     Mutation(
+        "helm schema wait dir",
+        "helm",
+        f"{TEMPORAL_CHART}/server-deployment.yaml",
+        'wait_for "$VISIBILITY_DB" "$schema_root/visibility/versioned"',
+        'wait_for "$VISIBILITY_DB" "$schema_root/visibilty/versioned"',
+    ),
+    Mutation(
         "helm temporal-sql-tool command",
         "helm",
         f"{TEMPORAL_CHART}/schema-job.yaml",

@@ -89,5 +89,8 @@ TEMPORAL_ADMIN_TOOLS_IMAGE_PATHS = frozenset(
         "/etc/temporal/schema/postgresql/v12/visibility/versioned",
         "/usr/local/bin/temporal-sql-tool",
         "/usr/local/bin/temporal",
+        # postgresql-client of temporalio/base-admin-tools, the base of the 1.29 admin-tools
+        # images (temporalio/docker-builds); the server's schema wait uses it.
+        "/usr/bin/psql",
     }
 )
