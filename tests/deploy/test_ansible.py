@@ -619,3 +619,25 @@ def test_a_rotated_postgresql_password_reaches_the_database_first() -> None:
         postgresql_user="postgres", postgresql_password="it's-a-secret"
     )
     assert statement == "ALTER ROLE \"postgres\" PASSWORD 'it''s-a-secret';"
+
+
+def test_hosts_are_reached_through_ssm_as_terraform_wires_them() -> None:
+    """No SSH port exists on the VMs: SSM with Terraform's transfer bucket, nothing else."""
+    group = load_yaml(INVENTORY)["all"]["children"]["sbs"]
+    assert group["vars"]["ansible_connection"] == "amazon.aws.aws_ssm"
+    for host in group["hosts"].values():
+        assert host["ansible_aws_ssm_instance_id"].startswith("i-")
+        assert "ansible_host" not in host
+    terraform = ROOT / "infrastructure" / "terraform"
+    outputs = (terraform / "environments" / "test" / "outputs.tf").read_text(encoding="utf-8")
+    assert 'output "ansible_ssm_bucket_name"' in outputs
+    assert "aws_s3_bucket.ansible_ssm.id" in outputs
+    vm = (terraform / "modules" / "virtual_machine" / "main.tf").read_text(encoding="utf-8")
+    assert "AmazonSSMManagedInstanceCore" in vm
+    import importlib.util
+
+    assert importlib.util.find_spec("ansible_collections.amazon.aws.plugins.connection.aws_ssm")
+    collections = {
+        entry["name"] for entry in load_yaml(ANSIBLE / "requirements.yml")["collections"]
+    }
+    assert "amazon.aws" in collections
