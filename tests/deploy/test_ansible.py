@@ -8,6 +8,7 @@ stop at the first Docker call, as no Docker engine runs here); the API/worker co
 exactly the app's settings with the app's defaults; images match docker-compose.yml.
 """
 
+import base64
 import json
 import os
 import subprocess
@@ -328,6 +329,7 @@ REAL_SECRETS = {
     "sbs_image": "ghcr.io/sbs-platform/sbs-platform:sha-0123456789abcdef",
     "vault_postgresql_password": "a-real-password-for-tests",
     "vault_sbs_api_token": "a-real-api-token-long-enough-for-tests",
+    "vault_redis_password": "a-real-redis/password",
 }
 
 
@@ -343,7 +345,11 @@ def apply_role(role: str, tmp_path: Path, extra_vars: dict[str, Any]) -> list[di
         "roles": [{"role": role}],
     }
     playbook.write_text(yaml.safe_dump([play]), encoding="utf-8")
-    variables = {"sbs_no_log": False, "temporal_config_dir": str(tmp_path / "temporal")}
+    variables = {
+        "sbs_no_log": False,
+        "temporal_config_dir": str(tmp_path / "temporal"),
+        "redis_config_dir": str(tmp_path / "redis"),
+    }
     result = run(
         [
             str(BIN / "ansible-playbook"),
@@ -367,7 +373,7 @@ def apply_role(role: str, tmp_path: Path, extra_vars: dict[str, Any]) -> list[di
     ]
 
 
-SERVICE_ROLES_WITH_SECRETS = ("postgresql", "temporal", "sbs_api")
+SERVICE_ROLES_WITH_SECRETS = ("postgresql", "redis", "temporal", "sbs_api")
 
 
 @pytest.mark.parametrize("role", SERVICE_ROLES_WITH_SECRETS)
@@ -431,7 +437,7 @@ def test_api_and_worker_get_the_app_settings_with_the_app_defaults() -> None:
         assert not unknown, f"variables the app does not read: {sorted(unknown)}"
     for name, value in (api | worker).items():
         default = known[name]
-        if name in {"DATABASE_PASSWORD", "SBS_API_TOKEN", "OTEL_SERVICE_NAME"}:
+        if name in {"DATABASE_PASSWORD", "SBS_API_TOKEN", "OTEL_SERVICE_NAME", "REDIS_URL"}:
             continue
         if isinstance(default, float):
             assert float(value) == default, name
@@ -479,6 +485,28 @@ def test_service_images_are_pinned_and_match_compose() -> None:
     assert checked >= 5, "expected postgres, redis, nats and the temporal images in compose"
 
 
+def test_redis_evicts_only_expiring_keys_within_its_fork_headroom() -> None:
+    defaults = role_defaults("redis")
+    assert defaults["redis_maxmemory_policy"] == "volatile-ttl"
+    units = {"mb": 1024**2, "m": 1024**2, "gb": 1024**3, "g": 1024**3}
+
+    def size(text: str) -> int:
+        number = text.rstrip("bgmkBGMK")
+        return int(number) * units[text[len(number) :].lower()]
+
+    # The RDB save (--save) forks: the limit must hold the data twice plus the process.
+    assert size(defaults["redis_memory"]) >= 2 * size(defaults["redis_maxmemory"]) + 64 * 1024**2
+    (task,) = [
+        task
+        for task in load_yaml(role_file("redis", "tasks", "main.yml"))
+        if "community.docker.docker_container" in task
+    ]
+    container = task["community.docker.docker_container"]
+    command = container["command"]
+    assert command[command.index("--maxmemory-policy") + 1] == "{{ redis_maxmemory_policy }}"
+    assert container["memory"] == "{{ redis_memory }}"
+
+
 def test_service_containers_join_the_platform_network() -> None:
     containers = 0
     for role in ROLES:
@@ -503,3 +531,113 @@ def test_ansible_lint_production_profile_reports_nothing(
     assert ansible_lint.returncode == 0, output
     assert "0 failure(s), 0 warning(s)" in output, output
     assert "Profile 'production' was required, and it passed" in output, output
+
+
+def test_somaxconn_is_only_ever_raised(tmp_path: Path) -> None:
+    """The raise task keeps a host's higher value and lifts a lower one (rendered by Ansible)."""
+    assert "net.core.somaxconn" not in role_defaults("common")["common_sysctl"]
+    assert role_defaults("common")["common_sysctl_minimums"]["net.core.somaxconn"] >= 4096
+    tasks = load_yaml(role_file("common", "tasks", "main.yml"))
+    (raise_task,) = [task for task in tasks if task["name"].startswith("Raise kernel settings")]
+    expression = raise_task["ansible.posix.sysctl"]["value"]
+    playbook = tmp_path / "max.yml"
+    play = {
+        "name": "Evaluate the raise expression",
+        "hosts": "localhost",
+        "connection": "local",
+        "gather_facts": False,
+        "tasks": [
+            {
+                "name": f"Current {current}",
+                "ansible.builtin.debug": {"msg": expression},
+                "vars": {
+                    "item": {
+                        "content": base64.b64encode(f"{current}\n".encode()).decode(),
+                        "item": {"key": "net.core.somaxconn", "value": 4096},
+                    }
+                },
+            }
+            for current in (128, 4096, 65535)
+        ],
+    }
+    playbook.write_text(yaml.safe_dump([play]), encoding="utf-8")
+    result = run(
+        [str(BIN / "ansible-playbook"), "-i", "localhost,", str(playbook)],
+        env={"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    values = [
+        int(outcome["msg"])
+        for task in report["plays"][0]["tasks"]
+        for outcome in task["hosts"].values()
+    ]
+    assert values == [4096, 4096, 65535]
+
+
+def test_redis_requires_a_password_that_the_app_url_carries() -> None:
+    tasks = load_yaml(role_file("redis", "tasks", "main.yml"))
+    (run_task,) = [task for task in tasks if "community.docker.docker_container" in task]
+    container = run_task["community.docker.docker_container"]
+    # Neither in the arguments nor in the environment: in a file the redis user reads.
+    assert "redis_password" not in json.dumps(container["command"])
+    assert "env" not in container
+    assert container["restart"] == "{{ redis_config.changed }}"
+    mounted = [volume.split(":")[1] for volume in container["volumes"]]
+    assert container["command"][1] in mounted
+    assert "REDISCLI_AUTH" in container["healthcheck"]["test"][1]
+    (template_task,) = [task for task in tasks if task.get("register") == "redis_config"]
+    assert template_task["ansible.builtin.template"]["mode"] == "0640"
+    config = (role_file("redis", "templates", "redis.conf.j2")).read_text(encoding="utf-8")
+    assert 'requirepass "{{ redis_password }}"' in config
+    group_vars = load_yaml(GROUP_VARS)
+    assert group_vars["redis_password"] == group_vars["sbs_api_redis_password"]
+    assert group_vars["redis_password"] == "{{ vault_redis_password }}"
+    # The URL carries the password percent-encoded, so / @ : in it cannot break it.
+    defaults = role_defaults("sbs_api")
+    url = JINJA.from_string(defaults["sbs_api_redis_url"]).render(sbs_api_redis_password="p/w@x:y")
+    assert url == "redis://:p%2Fw%40x%3Ay@redis:6379/0"
+
+
+def test_a_rotated_postgresql_password_reaches_the_database_first() -> None:
+    tasks = load_yaml(role_file("postgresql", "tasks", "main.yml"))
+    names = [task["name"] for task in tasks]
+    rotate = names.index("Rotate the PostgreSQL password inside the database")
+    recreate = names.index("Run PostgreSQL and wait until it accepts connections")
+    assert rotate < recreate, "ALTER ROLE must run in the old container, before it is recreated"
+    task = tasks[rotate]
+    execution = task["community.docker.docker_container_exec"]
+    assert "postgresql_password" not in json.dumps(execution["argv"])
+    assert execution["stdin"].startswith('ALTER ROLE "{{ postgresql_user }}" PASSWORD')
+    assert task["no_log"] == "{{ sbs_no_log }}"
+    # Only when the running container still has another password.
+    condition = " ".join(task["when"])
+    assert "postgresql_existing.exists" in condition
+    assert "not in postgresql_existing.container.Config.Env" in condition
+    # The statement is valid SQL for a password with a quote in it (PostgreSQL's own rule).
+    statement = JINJA.from_string(execution["stdin"]).render(
+        postgresql_user="postgres", postgresql_password="it's-a-secret"
+    )
+    assert statement == "ALTER ROLE \"postgres\" PASSWORD 'it''s-a-secret';"
+
+
+def test_hosts_are_reached_through_ssm_as_terraform_wires_them() -> None:
+    """No SSH port exists on the VMs: SSM with Terraform's transfer bucket, nothing else."""
+    group = load_yaml(INVENTORY)["all"]["children"]["sbs"]
+    assert group["vars"]["ansible_connection"] == "amazon.aws.aws_ssm"
+    for host in group["hosts"].values():
+        assert host["ansible_aws_ssm_instance_id"].startswith("i-")
+        assert "ansible_host" not in host
+    terraform = ROOT / "infrastructure" / "terraform"
+    outputs = (terraform / "environments" / "test" / "outputs.tf").read_text(encoding="utf-8")
+    assert 'output "ansible_ssm_bucket_name"' in outputs
+    assert "aws_s3_bucket.ansible_ssm.id" in outputs
+    vm = (terraform / "modules" / "virtual_machine" / "main.tf").read_text(encoding="utf-8")
+    assert "AmazonSSMManagedInstanceCore" in vm
+    import importlib.util
+
+    assert importlib.util.find_spec("ansible_collections.amazon.aws.plugins.connection.aws_ssm")
+    collections = {
+        entry["name"] for entry in load_yaml(ANSIBLE / "requirements.yml")["collections"]
+    }
+    assert "amazon.aws" in collections

@@ -404,3 +404,21 @@ def test_temporal_schema_job_prepares_both_databases(services: dict[str, dict[st
     assert "/etc/temporal/schema/postgresql/v12" in script
     assert services["temporal-schema"]["environment"]["SQL_PLUGIN"] == "postgres12"
     assert services["temporal"]["environment"]["DB"] == "postgres12"
+
+
+def memory_bytes(text: str) -> int:
+    """A Redis size (96mb, 1gb) in bytes; Redis' units are powers of 1024 (mb = 1024 * kb)."""
+    number, unit = re.fullmatch(r"(\d+)(kb|mb|gb)?", text.lower()).groups()  # type: ignore[union-attr]
+    return int(number) * {None: 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}[unit]
+
+
+def test_redis_evicts_only_expiring_keys_within_its_fork_headroom(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    redis = services["redis"]
+    command = redis["command"]
+    assert command[command.index("--maxmemory-policy") + 1] == "volatile-ttl"
+    maxmemory = memory_bytes(command[command.index("--maxmemory") + 1])
+    assert "--save" in command  # RDB snapshots fork the server
+    limit = int(redis["deploy"]["resources"]["limits"]["memory"])
+    assert limit >= 2 * maxmemory + 64 * 1024**2, (limit, maxmemory)

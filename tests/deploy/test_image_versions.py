@@ -181,11 +181,11 @@ def test_admin_tools_match_the_server_release(pins: Pins) -> None:
         assert admin_tools.split("@")[0].split("-")[0] == server.split("@")[0], artifact
 
 
-def test_helm_postgres_pins_cover_the_schema_wait_image(pins: Pins) -> None:
-    # The temporal subchart's psql init container uses the postgres image too: same tag.
-    (places,) = pins["helm"]["postgres"].values()
-    assert any("charts/postgresql/" in place for place in places), places
-    assert any("schemaWait" in place for place in places), places
+def test_helm_schema_wait_uses_the_admin_tools_of_the_server_release() -> None:
+    # It reads the schema version the release needs from that image's schema directories.
+    template = (HELM_CHART / "charts/temporal/templates/server-deployment.yaml").read_text()
+    wait = template.split("- name: wait-for-schema", 1)[1].split("command:", 1)[0]
+    assert ".Values.adminTools.image" in wait
 
 
 def test_a_one_sided_bump_or_a_missing_pin_is_reported(pins: Pins) -> None:

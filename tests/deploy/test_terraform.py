@@ -441,3 +441,76 @@ def test_checkov_skips_are_inline_with_a_reason(checkov_report: dict[str, Any]) 
         )
         source = (ROOT / check["repo_file_path"].lstrip("/")).read_text(encoding="utf-8")
         assert f"checkov:skip={check['check_id']}:" in source
+
+
+# --- What the charts and the deploy path need from the cluster ------------------------------------
+
+
+def data_source(directory: Path, data_type: str, name: str) -> dict[str, Any]:
+    for path in config(directory).files:
+        for block in parse(path).get("data", []):
+            if name in block.get(data_type, {}):
+                body: dict[str, Any] = block[data_type][name]
+                return body
+    raise AssertionError(f"data.{data_type}.{name} is missing")
+
+
+def test_cluster_installs_the_ebs_csi_driver_with_its_own_role_and_pins_core_addons() -> None:
+    directory = TERRAFORM / "modules" / "kubernetes_cluster"
+    ebs = resource(directory, "aws_eks_addon", "ebs_csi")
+    assert single(ebs["addon_name"]) == "aws-ebs-csi-driver"
+    association = single(ebs["pod_identity_association"])
+    assert single(association["role_arn"]) == "${aws_iam_role.ebs_csi.arn}"
+    assert single(association["service_account"]) == "ebs-csi-controller-sa"
+    assert "defaultStorageClass" in single(ebs["configuration_values"])
+    attachment = resource(directory, "aws_iam_role_policy_attachment", "ebs_csi")
+    assert single(attachment["policy_arn"]).endswith("/service-role/AmazonEBSCSIDriverPolicy")
+    trust = " ".join(
+        walk_strings(data_source(directory, "aws_iam_policy_document", "ebs_csi_assume"))
+    )
+    assert "pods.eks.amazonaws.com" in trust
+    versions = single(config(directory).variables["addon_versions"]["default"])
+    assert set(versions) == {
+        "vpc-cni",
+        "kube-proxy",
+        "coredns",
+        "eks-pod-identity-agent",
+        "aws-ebs-csi-driver",
+    }
+    for name, version in versions.items():
+        assert re.fullmatch(r"v\d+\.\d+\.\d+-eksbuild\.\d+", version), name
+    for addon in ("network", "node"):
+        assert single(resource(directory, "aws_eks_addon", addon)["addon_version"]) == (
+            "${var.addon_versions[each.key]}"
+        )
+    assert "vpc_id" not in config(directory).variables
+    ami_types = " ".join(walk_strings(config(directory).variables["node_ami_type"]["validation"]))
+    assert "BOTTLEROCKET" not in ami_types
+
+
+def test_admin_vm_and_ci_role_have_access_entries_with_least_privilege() -> None:
+    directory = TERRAFORM / "modules" / "kubernetes_cluster"
+    admin = resource(directory, "aws_eks_access_policy_association", "admin")
+    assert single(admin["policy_arn"]).endswith("/AmazonEKSClusterAdminPolicy")
+    deployer = resource(directory, "aws_eks_access_policy_association", "deployer")
+    assert single(deployer["policy_arn"]).endswith("/AmazonEKSAdminPolicy")
+    scope = single(deployer["access_scope"])
+    assert single(scope["type"]) == "namespace"
+    assert single(scope["namespaces"]) == "${var.deployer_namespaces}"
+    environment = TERRAFORM / "environments" / "test"
+    call = config(environment).modules["kubernetes_cluster"]
+    assert "module.helper_vms.iam_role_arn" in " ".join(
+        walk_strings(call["cluster_admin_role_arns"])
+    )
+    assert "aws_iam_role.ci_deploy.arn" in " ".join(
+        walk_strings(call["namespace_deployer_role_arns"])
+    )
+    trust = data_source(environment, "aws_iam_policy_document", "ci_deploy_assume")
+    text = " ".join(walk_strings(trust))
+    assert "sts:AssumeRoleWithWebIdentity" in text
+    assert "repo:${var.github_repository}:environment:${var.environment}" in text
+    policy = " ".join(
+        walk_strings(data_source(environment, "aws_iam_policy_document", "ci_deploy"))
+    )
+    assert "eks:DescribeCluster" in policy
+    assert "*" not in policy.replace("${", "")

@@ -247,8 +247,42 @@ volumes:
       sizeLimit: 64Mi
 {{- end }}
 
-{{/* Annotations that roll pods when settings or secrets change. */}}
+{{/*
+Annotations that roll pods when settings or any Secret they read changes. The subcharts'
+Secrets cannot be rendered from here, so their checksum covers what decides their content:
+the auth values and, on a cluster, the data of the Secret as it exists (lookup).
+*/}}
 {{- define "sbs.checksumAnnotations" -}}
 checksum/config: {{ include (print .Template.BasePath "/configmap.yaml") . | sha256sum }}
 checksum/secret: {{ include (print .Template.BasePath "/secret.yaml") . | sha256sum }}
+{{- $sources := list }}
+{{- if .Values.postgresql.enabled }}
+{{- $name := include "sbs.database.secretName" . }}
+{{- $sources = append $sources (dict "values" .Values.postgresql.auth "data" (dig "data" dict (lookup "v1" "Secret" .Release.Namespace $name))) }}
+{{- end }}
+{{- if .Values.redis.enabled }}
+{{- $name := default (include "sbs.dependencyFullname" (dict "root" . "chart" "redis")) .Values.redis.auth.existingSecret }}
+{{- $sources = append $sources (dict "values" .Values.redis.auth "data" (dig "data" dict (lookup "v1" "Secret" .Release.Namespace $name))) }}
+{{- end }}
+checksum/dependency-secrets: {{ toJson $sources | sha256sum }}
+{{- end }}
+
+{{/* The production guard of app/config.py, applied at render time: call with (dict "root" $ "token" $token). */}}
+{{- define "sbs.checkApiToken" -}}
+{{- if eq .root.Values.config.environment "production" }}
+{{- if or (eq .token "dev-token") (lt (len .token) 32) }}
+{{- fail "secrets.apiToken must be at least 32 characters and not dev-token: SBS_ENVIRONMENT=production refuses to start otherwise" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Fail when a public Ingress path would route /metrics: Prefix paths match whole path
+elements, so "/" and "/metrics" itself expose it.
+*/}}
+{{- define "sbs.checkIngressPath" -}}
+{{- $path := trimSuffix "/" .path }}
+{{- if or (eq $path "") (eq $path "/metrics") (hasPrefix "/metrics/" .path) }}
+{{- fail (printf "ingress path %q would expose /metrics publicly; list the public API paths instead" .path) }}
+{{- end }}
 {{- end }}

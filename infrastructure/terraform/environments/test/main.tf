@@ -22,7 +22,6 @@ module "kubernetes_cluster" {
 
   cluster_name       = local.cluster_name
   kubernetes_version = var.kubernetes_version
-  vpc_id             = module.network.vpc_id
   subnet_ids         = module.network.private_subnet_ids
 
   endpoint_private_access = true
@@ -33,6 +32,11 @@ module "kubernetes_cluster" {
   node_min_size       = var.eks_node_count
   node_desired_size   = var.eks_node_count
   node_max_size       = var.eks_node_count * 2
+
+  # The helper VM administers the cluster; CI deploys only into the platform's namespace.
+  cluster_admin_role_arns      = { helper_vm = module.helper_vms.iam_role_arn }
+  namespace_deployer_role_arns = { ci = aws_iam_role.ci_deploy.arn }
+  deployer_namespaces          = [var.kubernetes_namespace]
 
   tags = var.tags
 }

@@ -42,3 +42,13 @@ output "helper_vm_private_ips" {
   description = "Private IPs of the helper VMs, for infrastructure/ansible/inventories/test/hosts.yml."
   value       = module.helper_vms.private_ips
 }
+
+output "ci_deploy_role_arn" {
+  description = "Role GitHub Actions assumes (aws-actions/configure-aws-credentials role-to-assume) to deploy."
+  value       = aws_iam_role.ci_deploy.arn
+}
+
+output "ansible_ssm_bucket_name" {
+  description = "Transfer bucket of Ansible's SSM connection (ansible_aws_ssm_bucket_name in the inventory)."
+  value       = aws_s3_bucket.ansible_ssm.id
+}

@@ -119,3 +119,24 @@ variable "tags" {
   description = "Extra tags for every resource (the provider already adds Project, Environment and ManagedBy)."
   default     = {}
 }
+
+variable "github_repository" {
+  type        = string
+  description = "GitHub repository (owner/name) whose Actions jobs may assume the CI deploy role."
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", var.github_repository))
+    error_message = "github_repository must look like owner/name."
+  }
+}
+
+variable "kubernetes_namespace" {
+  type        = string
+  description = "Namespace of the Helm release; the CI deploy role administers only this one."
+  default     = "sbs"
+
+  validation {
+    condition     = can(regex("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", var.kubernetes_namespace))
+    error_message = "kubernetes_namespace must be a Kubernetes namespace name."
+  }
+}

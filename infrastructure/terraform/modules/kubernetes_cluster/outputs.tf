@@ -52,3 +52,13 @@ output "kms_key_arn" {
   description = "ARN of the KMS key that encrypts Kubernetes secrets and control-plane logs."
   value       = aws_kms_key.cluster.arn
 }
+
+output "ebs_csi_role_arn" {
+  description = "IAM role the EBS CSI driver's controller gets through EKS Pod Identity."
+  value       = aws_iam_role.ebs_csi.arn
+}
+
+output "default_storage_class" {
+  description = "Default StorageClass (gp3) the EBS CSI add-on creates; the charts' volumes use it."
+  value       = "ebs-csi-default-sc"
+}

@@ -18,16 +18,6 @@ variable "kubernetes_version" {
   }
 }
 
-variable "vpc_id" {
-  type        = string
-  description = "VPC the cluster runs in."
-
-  validation {
-    condition     = can(regex("^vpc-[0-9a-f]+$", var.vpc_id))
-    error_message = "vpc_id must be a VPC ID such as vpc-0123456789abcdef0."
-  }
-}
-
 variable "subnet_ids" {
   type        = list(string)
   description = "Private subnets (in at least two zones) for the control-plane interfaces and the nodes."
@@ -107,12 +97,12 @@ variable "node_capacity_type" {
 
 variable "node_ami_type" {
   type        = string
-  description = "EKS-optimised AMI family of the nodes."
+  description = "EKS-optimised Amazon Linux 2023 AMI of the nodes (Bottlerocket is not offered: its data volume is /dev/xvdb, which the launch template does not size)."
   default     = "AL2023_x86_64_STANDARD"
 
   validation {
-    condition     = contains(["AL2023_x86_64_STANDARD", "AL2023_ARM_64_STANDARD", "BOTTLEROCKET_x86_64", "BOTTLEROCKET_ARM_64"], var.node_ami_type)
-    error_message = "node_ami_type must be an AL2023 or Bottlerocket AMI type."
+    condition     = contains(["AL2023_x86_64_STANDARD", "AL2023_ARM_64_STANDARD"], var.node_ami_type)
+    error_message = "node_ami_type must be AL2023_x86_64_STANDARD or AL2023_ARM_64_STANDARD."
   }
 }
 
@@ -164,4 +154,59 @@ variable "tags" {
   type        = map(string)
   description = "Tags added to every resource of the module."
   default     = {}
+}
+
+variable "addon_versions" {
+  type        = map(string)
+  description = "Pinned version of each EKS add-on the module installs. Check them for your kubernetes_version with `aws eks describe-addon-versions --kubernetes-version <v> --addon-name <name>`."
+  default = {
+    "vpc-cni"                = "v1.20.4-eksbuild.1"
+    "kube-proxy"             = "v1.34.0-eksbuild.2"
+    "coredns"                = "v1.12.3-eksbuild.1"
+    "eks-pod-identity-agent" = "v1.3.8-eksbuild.2"
+    "aws-ebs-csi-driver"     = "v1.48.0-eksbuild.2"
+  }
+
+  validation {
+    condition     = alltrue([for name in ["vpc-cni", "kube-proxy", "coredns", "eks-pod-identity-agent", "aws-ebs-csi-driver"] : contains(keys(var.addon_versions), name)])
+    error_message = "addon_versions must pin vpc-cni, kube-proxy, coredns, eks-pod-identity-agent and aws-ebs-csi-driver."
+  }
+
+  validation {
+    condition     = alltrue([for version in values(var.addon_versions) : can(regex("^v[0-9]+\\.[0-9]+\\.[0-9]+-eksbuild\\.[0-9]+$", version))])
+    error_message = "Each add-on version must be an exact EKS build such as v1.20.4-eksbuild.1."
+  }
+}
+
+variable "cluster_admin_role_arns" {
+  type        = map(string)
+  description = "IAM roles that administer the whole cluster (access entry with AmazonEKSClusterAdminPolicy), keyed by a static name, e.g. { admin_vm = <role arn> }."
+  default     = {}
+
+  validation {
+    condition     = alltrue([for arn in values(var.cluster_admin_role_arns) : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/", arn))])
+    error_message = "cluster_admin_role_arns must hold IAM role ARNs."
+  }
+}
+
+variable "namespace_deployer_role_arns" {
+  type        = map(string)
+  description = "IAM roles that deploy into deployer_namespaces only (access entry with AmazonEKSAdminPolicy scoped to them), keyed by a static name, e.g. { ci = <role arn> }."
+  default     = {}
+
+  validation {
+    condition     = alltrue([for arn in values(var.namespace_deployer_role_arns) : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/", arn))])
+    error_message = "namespace_deployer_role_arns must hold IAM role ARNs."
+  }
+}
+
+variable "deployer_namespaces" {
+  type        = list(string)
+  description = "Kubernetes namespaces the namespace_deployer_role_arns may administer."
+  default     = ["sbs"]
+
+  validation {
+    condition     = length(var.deployer_namespaces) > 0 && alltrue([for name in var.deployer_namespaces : can(regex("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", name))])
+    error_message = "deployer_namespaces must list Kubernetes namespace names."
+  }
 }

@@ -56,6 +56,7 @@ resource "aws_security_group" "this" {
   }
 }
 
+# trivy:ignore:AVD-AWS-0104 Egress is limited to the ports of egress_rules (443 and 80 by default): SSM, ECR/GHCR/Docker Hub and apt mirrors have no fixed addresses, so the destination cannot be narrower than 0.0.0.0/0.
 resource "aws_vpc_security_group_egress_rule" "this" {
   for_each = var.egress_rules
 

@@ -13,6 +13,11 @@ output "security_group_id" {
   value       = aws_security_group.this.id
 }
 
+output "iam_role_arn" {
+  description = "ARN of the instances' IAM role (e.g. for an EKS access entry)."
+  value       = aws_iam_role.this.arn
+}
+
 output "iam_role_name" {
   description = "IAM role of the instances; attach extra policies to it."
   value       = aws_iam_role.this.name

