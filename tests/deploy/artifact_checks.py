@@ -90,6 +90,27 @@ def url_problems(where: str, text: str, expected_port: int | str | None = None) 
     return problems
 
 
+def probe_problems(
+    where: str, root: Path, probe: str, expected_port: int | str | None = None
+) -> Problems:
+    """A health probe: an inline URL, or the image's `python -m app.healthcheck`, whose module
+    must exist and probe only paths the platform serves."""
+    if "app.healthcheck" not in probe:
+        return url_problems(where, probe, expected_port)
+    tokens = re.findall(r"[\w.-]+", probe)
+    if "-m" not in tokens or tokens[tokens.index("-m") + 1 :][:1] != ["app.healthcheck"]:
+        return [f"{where}: runs a module other than app.healthcheck: {probe!r}"]
+    module = root / "app" / "healthcheck.py"
+    if not module.exists():
+        return [f"{where}: {module} does not exist"]
+    paths = re.findall(r"\}(/[\w/.-]+)[\"']", module.read_text())
+    if sorted(paths) != ["/health/live", "/health/ready"]:
+        return [f"{where}: app/healthcheck.py probes {paths}, not /health/live and /health/ready"]
+    return [
+        f"{where}: {path} is not a path the API serves" for path in paths if path not in app_paths()
+    ]
+
+
 def nats_problems(where: str, arguments: list[str], config: str | None = None) -> Problems:
     """Run nats-server 2.10 `-t` on a command line (and the configuration it reads)."""
     if not NATS_210.exists():
@@ -275,7 +296,7 @@ def check_compose(root: Path) -> Problems:
         problems += executable_problems(f"compose {name}", root, service["command"])
         port = environment.get("API_PORT" if name == "api" else "WORKER_HEALTH_PORT")
         probe = " ".join(service["healthcheck"]["test"])
-        problems += url_problems(f"compose {name} healthcheck", probe, port)
+        problems += probe_problems(f"compose {name} healthcheck", root, probe, port)
     for name, port in SPEC_PORTS.items():
         published = {
             (int(p["published"]), int(p["target"])) for p in services[name].get("ports", [])
@@ -337,7 +358,7 @@ def check_dockerfile(root: Path) -> Problems:
             command = json.loads(line.split(None, 1)[1])
             problems += executable_problems("Dockerfile CMD", root, command)
         elif instruction == "HEALTHCHECK":
-            problems += url_problems("Dockerfile HEALTHCHECK", line, Settings().api_port)
+            problems += probe_problems("Dockerfile HEALTHCHECK", root, line, Settings().api_port)
     if exposed != [Settings().api_port]:
         problems.append(f"Dockerfile EXPOSE {exposed}: the API listens on {Settings().api_port}")
     return problems

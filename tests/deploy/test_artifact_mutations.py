@@ -26,6 +26,7 @@ COPIED = (
     ".dockerignore",
     ".hadolint.yaml",
     "requirements.txt",
+    "requirements.lock",
     "alembic.ini",
     "entrypoint.py",
     "run_api.py",
@@ -140,11 +141,11 @@ CATALOGUE = (
         "127.0.0.1:8000/healthz",
     ),
     Mutation(
-        "compose worker healthcheck port",
+        "compose worker healthcheck module",
         "compose",
         "docker-compose.yml",
-        "127.0.0.1:8081/health/live",
-        "127.0.0.1:8000/health/live",
+        '["CMD", "python", "-m", "app.healthcheck"]',
+        '["CMD", "python", "-m", "app.healthchecks"]',
     ),
     Mutation(
         "compose api script path",
@@ -186,11 +187,18 @@ CATALOGUE = (
         "dockerfile EXPOSE wrong port", "dockerfile", "Dockerfile", "EXPOSE 8000", "EXPOSE 8080"
     ),
     Mutation(
-        "dockerfile HEALTHCHECK path",
+        "dockerfile HEALTHCHECK module",
         "dockerfile",
         "Dockerfile",
-        "8000/health/live",
-        "8000/healthz",
+        '"-m", "app.healthcheck"]',
+        '"-m", "app.health_check"]',
+    ),
+    Mutation(
+        "healthcheck module probe path",
+        "dockerfile",
+        "app/healthcheck.py",
+        '/health/ready"',
+        '/ready"',
     ),
     Mutation(
         "dockerfile CMD script",

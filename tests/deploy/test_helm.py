@@ -350,8 +350,10 @@ def test_probes_and_ports_follow_the_contract(default_docs: list[Doc]) -> None:
     assert worker["command"] == ["scripts/start_worker.sh"]
     ports = {port["name"]: port["containerPort"] for port in worker["ports"]}
     assert ports == {"metrics": 9464, "health": 8081}
-    for probe in ("livenessProbe", "readinessProbe"):
+    for probe in ("startupProbe", "livenessProbe"):
         assert worker[probe]["httpGet"] == {"path": "/health/live", "port": "health"}
+    # Ready only while Temporal sees the worker's pollers (app/temporal/readiness.py).
+    assert worker["readinessProbe"]["httpGet"] == {"path": "/health/ready", "port": "health"}
     service = named(default_docs, "Service", f"{RELEASE}-worker")
     assert sorted(port["port"] for port in service["spec"]["ports"]) == [8081, 9464]
     api_service = named(default_docs, "Service", f"{RELEASE}-api")
