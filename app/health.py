@@ -13,6 +13,7 @@ from typing import Any
 from app.services.errors import DependencyUnavailableError, describe
 
 Check = Callable[[], Awaitable[None]]
+ReportHook = Callable[["HealthReport"], None]
 
 
 @dataclass(frozen=True)
@@ -26,9 +27,12 @@ class HealthReport:
 
 
 class HealthChecker:
-    def __init__(self, checks: dict[str, Check], timeout: float) -> None:
+    def __init__(
+        self, checks: dict[str, Check], timeout: float, on_report: ReportHook | None = None
+    ) -> None:
         self._checks = checks
         self._timeout = timeout
+        self._on_report = on_report  # e.g. app.dependency_metrics.record_health_report
         self._in_flight: asyncio.Future[HealthReport] | None = None
 
     async def report(self) -> HealthReport:
@@ -44,7 +48,10 @@ class HealthChecker:
         names = list(self._checks)
         results = await asyncio.gather(*(self._run(self._checks[name]) for name in names))
         checks = dict(zip(names, results, strict=True))
-        return HealthReport(all(r["status"] == "up" for r in results), checks)
+        report = HealthReport(all(r["status"] == "up" for r in results), checks)
+        if self._on_report is not None:
+            self._on_report(report)
+        return report
 
     async def _run(self, check: Check) -> dict[str, Any]:
         started = time.perf_counter()

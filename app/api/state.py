@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.database import create_engine, create_session_factory
+from app.dependency_metrics import record_health_report
 from app.health import HealthChecker
 from app.services.cache import CacheService
 from app.services.nats_client import NatsService
@@ -46,6 +47,7 @@ class Services:
                 "temporal": temporal.check,
             },
             timeout=settings.health_check_timeout,
+            on_report=record_health_report,
         )
         return cls(
             settings=settings,
