@@ -8,12 +8,13 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from app.config import Settings
+from app.tracing import instrument_engine
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
     """An async engine whose every connect and statement is bounded in time."""
     statement_timeout_ms = int(settings.request_timeout * 1000)
-    return create_async_engine(
+    engine = create_async_engine(
         settings.database_url,
         pool_pre_ping=True,
         pool_size=5,
@@ -25,6 +26,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
             "application_name": settings.otel_service_name,
         },
     )
+    instrument_engine(engine)
+    return engine
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -413,6 +413,11 @@ def app_environment(config: StackConfig) -> dict[str, str]:
     return {**config.app_environment(), "PYTHONUNBUFFERED": "1"}
 
 
+def worker_environment(config: StackConfig) -> dict[str, str]:
+    # Its traces are told apart from the API's by service name (compose does the same).
+    return {**app_environment(config), "OTEL_SERVICE_NAME": "sbs-worker"}
+
+
 SERVICES: list[Service] = [
     Service(
         name="postgresql",
@@ -486,7 +491,7 @@ SERVICES: list[Service] = [
         ports=["worker_metrics", "worker_health"],
         command=worker_command,
         probe=worker_ready,
-        environment=app_environment,
+        environment=worker_environment,
     ),
 ]
 

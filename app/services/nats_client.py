@@ -8,6 +8,7 @@ import nats
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
+from opentelemetry import propagate, trace
 
 from app.config import Settings
 from app.services.errors import DependencyUnavailableError, describe
@@ -18,6 +19,28 @@ ECHO_QUEUE_GROUP = "sbs-api-echo"
 # After an outage the client retries briefly, then closes; the next use connects afresh.
 RECONNECT_ATTEMPTS = 3
 RECONNECT_WAIT_SECONDS = 0.5
+
+# NATS has no maintained OpenTelemetry instrumentation: spans and W3C headers are added here.
+# Without a tracer provider (tracing off) both are no-ops.
+_tracer = trace.get_tracer(__name__)
+
+
+def _span(operation: str, subject: str) -> trace.Span:
+    return _tracer.start_span(
+        f"{operation} {subject}",
+        kind=trace.SpanKind.PRODUCER if operation == "publish" else trace.SpanKind.CLIENT,
+        attributes={
+            "messaging.system": "nats",
+            "messaging.operation.name": operation,
+            "messaging.destination.name": subject,
+        },
+    )
+
+
+def _trace_headers() -> dict[str, str] | None:
+    headers: dict[str, str] = {}
+    propagate.inject(headers)
+    return headers or None
 
 
 def whole_seconds(timeout: float) -> int:
@@ -93,21 +116,27 @@ class NatsService:
     async def request(self, payload: bytes) -> bytes:
         """Request/reply on NATS_SUBJECT, answered by an echo responder of some API replica."""
         connection = await self.connection()
-        try:
-            reply = await connection.request(
-                self._settings.nats_subject, payload, timeout=self._settings.request_timeout
-            )
-        except (NatsError, OSError, TimeoutError) as error:
-            raise DependencyUnavailableError("nats", describe(error)) from error
+        subject = self._settings.nats_subject
+        with trace.use_span(_span("request", subject), end_on_exit=True):
+            try:
+                reply = await connection.request(
+                    subject,
+                    payload,
+                    timeout=self._settings.request_timeout,
+                    headers=_trace_headers(),
+                )
+            except (NatsError, OSError, TimeoutError) as error:
+                raise DependencyUnavailableError("nats", describe(error)) from error
         return reply.data
 
     async def publish(self, subject: str, payload: bytes) -> None:
         connection = await self.connection()
-        try:
-            await connection.publish(subject, payload)
-            await connection.flush(timeout=whole_seconds(self._settings.request_timeout))
-        except (NatsError, OSError, TimeoutError) as error:
-            raise DependencyUnavailableError("nats", describe(error)) from error
+        with trace.use_span(_span("publish", subject), end_on_exit=True):
+            try:
+                await connection.publish(subject, payload, headers=_trace_headers())
+                await connection.flush(timeout=whole_seconds(self._settings.request_timeout))
+            except (NatsError, OSError, TimeoutError) as error:
+                raise DependencyUnavailableError("nats", describe(error)) from error
 
     async def close(self) -> None:
         connection, self._connection = self._connection, None

@@ -10,6 +10,7 @@ from temporalio.runtime import Runtime
 
 from app.config import Settings
 from app.services.errors import DependencyUnavailableError, describe
+from app.tracing import temporal_interceptors
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +22,7 @@ async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
         namespace=settings.temporal_namespace,
         connect_timeout=timedelta(seconds=settings.dependency_connect_timeout),
         runtime=runtime,
+        interceptors=temporal_interceptors(),
     )
 
 
