@@ -59,15 +59,14 @@ def _span_exporters() -> list[Any]:
         raise SystemExit(f"OTEL_TRACES_EXPORTER={','.join(sorted(unknown))} is not supported")
     chosen: list[Any] = []
     if "otlp" in exporters:
-        protocol = (
-            _variable("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
-            or _variable("OTEL_EXPORTER_OTLP_PROTOCOL")
-            or SUPPORTED_PROTOCOL
-        )
-        if protocol != SUPPORTED_PROTOCOL:
-            raise SystemExit(
-                f"OTEL_EXPORTER_OTLP_PROTOCOL={protocol} is not supported: use {SUPPORTED_PROTOCOL}"
-            )
+        for variable in ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"):
+            protocol = _variable(variable)
+            if protocol and protocol != SUPPORTED_PROTOCOL:
+                raise SystemExit(
+                    f"{variable}={protocol} is not supported: use {SUPPORTED_PROTOCOL}"
+                )
+            if protocol:
+                break
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         chosen.append(OTLPSpanExporter())  # endpoint, headers, timeout: OTEL_EXPORTER_OTLP_*

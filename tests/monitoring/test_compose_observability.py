@@ -1,7 +1,9 @@
 """Proves the observability part of docker-compose.yml agrees with the monitoring files: every
 Prometheus target (and the blackbox exporter's probe address and the Alertmanager address) is a
 compose service, Alertmanager and the blackbox exporter mount their directories, and the
-PostgreSQL exporter uses the database's own credentials. Compose v2 renders the file."""
+PostgreSQL exporter uses the database's own credentials; docker-compose.tracing.yml adds Jaeger
+and points the API and the worker at it without changing anything else. Compose v2 renders
+the files."""
 
 import json
 import os
@@ -17,17 +19,17 @@ from monitoring_files import PROMETHEUS_CONFIG, ROOT
 
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 
+TRACING_OVERLAY = ROOT / "docker-compose.tracing.yml"
 
-@pytest.fixture(scope="module")
-def services(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
-    home = tmp_path_factory.mktemp("compose")
+
+def render(*files: Path, home: Path) -> dict[str, dict[str, Any]]:
     env_file = home / "empty.env"
     env_file.write_text("")
+    arguments = [argument for path in files for argument in ("-f", str(path))]
     result = subprocess.run(
         [
             str(Path(sys.executable).parent / "docker-compose"),
-            "-f",
-            str(COMPOSE_FILE),
+            *arguments,
             "--env-file",
             str(env_file),
             "config",
@@ -44,6 +46,11 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, An
     assert result.returncode == 0, result.stderr
     rendered: dict[str, dict[str, Any]] = json.loads(result.stdout)["services"]
     return rendered
+
+
+@pytest.fixture(scope="module")
+def services(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    return render(COMPOSE_FILE, home=tmp_path_factory.mktemp("compose"))
 
 
 def prometheus_addresses() -> set[str]:
@@ -98,3 +105,26 @@ def test_postgres_exporter_uses_the_database_credentials(
     assert exporter["DATA_SOURCE_PASS"] == database["POSTGRES_PASSWORD"]
     assert exporter["DATA_SOURCE_URI"].startswith(f"db:5432/{database['POSTGRES_DB']}?")
     assert services["redis-exporter"]["environment"]["REDIS_ADDR"] == "redis://redis:6379"
+
+
+def test_tracing_overlay_sends_both_services_to_jaeger(tmp_path: Path) -> None:
+    base = render(COMPOSE_FILE, home=tmp_path)
+    traced = render(COMPOSE_FILE, TRACING_OVERLAY, home=tmp_path)
+    assert "jaeger" not in base
+    for name in ("api", "worker"):
+        assert not any(
+            variable.startswith("OTEL_EXPORTER") for variable in base[name]["environment"]
+        )
+        environment = traced[name]["environment"]
+        assert environment["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://jaeger:4318"
+        assert environment["OTEL_EXPORTER_OTLP_PROTOCOL"] == "http/protobuf"
+        # The overlay adds to the base settings instead of replacing them.
+        assert base[name]["environment"].items() <= environment.items()
+        assert traced[name]["depends_on"]["jaeger"]["condition"] == "service_healthy"
+        assert base[name]["depends_on"].items() <= traced[name]["depends_on"].items()
+    assert traced["api"]["environment"]["OTEL_SERVICE_NAME"] == "sbs-api"
+    assert traced["worker"]["environment"]["OTEL_SERVICE_NAME"] == "sbs-worker"
+    jaeger = traced["jaeger"]
+    assert jaeger["image"].startswith("jaegertracing/all-in-one:1.")
+    assert {(int(p["published"]), int(p["target"])) for p in jaeger["ports"]} == {(16686, 16686)}
+    assert jaeger["healthcheck"]["test"]
