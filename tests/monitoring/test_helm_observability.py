@@ -2,7 +2,8 @@
 holds exactly the groups of monitoring/prometheus/rules, its files are identical copies, the
 AlertmanagerConfig routes, groups and inhibits like monitoring/alertmanager/alertmanager.yml,
 a receiver from values reaches it, the chart lints strictly with both on, and neither is
-rendered by default (they need the Prometheus Operator's CRDs)."""
+rendered by default (they need the Prometheus Operator's CRDs); tracing variables reach the app
+only when values give an OTLP endpoint, and the schema refuses bad tracing values."""
 
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 from helm_python import chart as helm
+from helm_python.errors import HelmValuesError
 from monitoring_files import ALERTMANAGER_CONFIG, ROOT, RULE_FILES
 
 CHART = ROOT / "deploy" / "helm" / "sbs"
@@ -104,3 +106,32 @@ def test_chart_lints_strictly_with_alerting_enabled(tmp_path: Path) -> None:
     report = helm.lint(CHART, ENABLED, strict=True, with_subcharts=True, namespace=NAMESPACE)
     problems = [*report["errors"], *(m["error"] for m in report["messages"] if m["severity"] == 2)]
     assert problems == []
+
+
+def app_configuration(docs: list[Doc]) -> dict[str, str]:
+    (config_map,) = [
+        doc for doc in docs if doc["kind"] == "ConfigMap" and doc["metadata"]["name"] == RELEASE
+    ]
+    data: dict[str, str] = config_map["data"]
+    return data
+
+
+def test_tracing_is_off_unless_an_endpoint_is_given() -> None:
+    default = app_configuration(render({}))
+    assert not any(name.startswith("OTEL_EXPORTER") for name in default)
+    endpoint = "http://jaeger-collector.observability:4318"
+    traced = app_configuration(render({"tracing": {"otlpEndpoint": endpoint, "samplerArg": "0.5"}}))
+    assert traced["OTEL_EXPORTER_OTLP_ENDPOINT"] == endpoint
+    assert traced["OTEL_EXPORTER_OTLP_PROTOCOL"] == "http/protobuf"
+    assert traced["OTEL_TRACES_SAMPLER"] == "parentbased_traceidratio"
+    assert traced["OTEL_TRACES_SAMPLER_ARG"] == "0.5"
+    assert default.items() <= traced.items()
+
+
+@pytest.mark.parametrize(
+    "tracing",
+    [{"otlpEndpoint": "jaeger:4318"}, {"sampler": "sometimes"}, {"samplerArg": "50%"}],
+)
+def test_schema_rejects_bad_tracing_values(tracing: dict[str, str]) -> None:
+    with pytest.raises(HelmValuesError):
+        render({"tracing": tracing})
