@@ -1,8 +1,10 @@
 """Proves alerts reach someone on the live stack: killing a dependency (SIGKILL of its process
 group) makes its "down" alert, naming it, arrive in the stack's Alertmanager through the
 stack's Prometheus and exporters; after `make up` brings it back the alert resolves (leaves
-Alertmanager's active alerts). The test stack evaluates every second and scales the rules'
-`for:` holds with it (1m -> 4s, devstack.observability.render_rules)."""
+Alertmanager's active alerts). While Temporal is down the worker's failing polls raise
+SbsWorkersNotPolling too, and Alertmanager holds it back (inhibited by SbsTemporalDown). The
+test stack evaluates every second and scales the rules' `for:` holds with it (1m -> 4s,
+devstack.observability.render_rules)."""
 
 import os
 import signal
@@ -26,6 +28,7 @@ ALERTS = {
 # Scrape (1 s) + hold (4 s) + evaluation (1 s) + delivery; generous for a loaded machine.
 ARRIVAL_SECONDS = 60
 RESOLVE_SECONDS = 60
+INHIBITION_SECONDS = 10
 RECOVERY_SECONDS = 30
 WORKER_RESUME_SECONDS = 30
 
@@ -59,6 +62,25 @@ def kill(stack: StackConfig, service: str) -> None:
     wait_for(lambda: not process.is_alive(pid), 10, f"{service} to die")
 
 
+def check_symptom_is_inhibited(alertmanager: httpx.Client, symptom: str) -> None:
+    """The worker's polls fail while Temporal is down: that alert arrives too, but the
+    dependency's alert inhibits it (no second page for one outage)."""
+    wait_for(
+        lambda: bool(active_alerts(alertmanager, symptom)),
+        ARRIVAL_SECONDS,
+        f"{symptom} to arrive in Alertmanager",
+    )
+    wait_for(
+        lambda: all(
+            a["status"]["state"] == "suppressed" for a in active_alerts(alertmanager, symptom)
+        ),
+        INHIBITION_SECONDS,
+        f"{symptom} to be inhibited",
+    )
+    for alert in active_alerts(alertmanager, symptom):
+        assert alert["status"]["inhibitedBy"], alert
+
+
 def workflow_completes(api: httpx.Client) -> bool:
     started = api.post("/test-workflow", params={"wait": "true"}, json={"name": "after-outage"})
     return started.status_code == 202 and started.json().get("status") == "COMPLETED"
@@ -87,6 +109,8 @@ def test_killed_dependency_alerts_in_alertmanager_and_resolves(
         assert alert["status"]["state"] == "active", alert
         assert alert["receivers"] == [{"name": "default"}]
         print(f"{alertname} arrived {arrived:.1f}s after the kill")
+        if dependency == "temporal":
+            check_symptom_is_inhibited(alertmanager, "SbsWorkersNotPolling")
     finally:
         up(stack)
     resolved = wait_for(
