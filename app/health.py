@@ -20,6 +20,7 @@ from app.services.errors import DependencyUnavailableError, describe
 logger = logging.getLogger(__name__)
 
 Check = Callable[[], Coroutine[Any, Any, None]]
+ReportHook = Callable[["HealthReport"], None]
 
 
 @dataclass(frozen=True)
@@ -33,9 +34,12 @@ class HealthReport:
 
 
 class HealthChecker:
-    def __init__(self, checks: dict[str, Check], timeout: float) -> None:
+    def __init__(
+        self, checks: dict[str, Check], timeout: float, on_report: ReportHook | None = None
+    ) -> None:
         self._checks = checks
         self._timeout = timeout
+        self._on_report = on_report  # e.g. app.dependency_metrics.record_health_report
         self._in_flight: asyncio.Future[HealthReport] | None = None
         self._last_status: dict[str, str] = {}
 
@@ -53,7 +57,10 @@ class HealthChecker:
         results = await asyncio.gather(*(self._run(name, self._checks[name]) for name in names))
         checks = dict(zip(names, results, strict=True))
         self._log_changes(checks)
-        return HealthReport(all(r["status"] == "up" for r in results), checks)
+        report = HealthReport(all(r["status"] == "up" for r in results), checks)
+        if self._on_report is not None:
+            self._on_report(report)
+        return report
 
     def _log_changes(self, checks: dict[str, dict[str, Any]]) -> None:
         """The full error goes to the log once per change; public bodies may carry less."""

@@ -15,6 +15,8 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from opentelemetry import trace
+
 # Set by the HTTP middleware for the duration of a request, so any log line can carry it.
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
@@ -77,6 +79,10 @@ def _extra_fields(record: logging.LogRecord) -> dict[str, Any]:
         request_id = request_id_var.get()
         if request_id is not None:
             fields["request_id"] = request_id
+    span = trace.get_current_span().get_span_context()
+    if span.is_valid:  # only while tracing is on and a span is current
+        fields["trace_id"] = format(span.trace_id, "032x")
+        fields["span_id"] = format(span.span_id, "016x")
     return fields
 
 

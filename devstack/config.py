@@ -27,6 +27,11 @@ PORT_VARIABLES: dict[str, tuple[str, int]] = {
     "prometheus": ("PROMETHEUS_PORT", 9090),
     "worker_metrics": ("WORKER_METRICS_PORT", 9464),
     "worker_health": ("WORKER_HEALTH_PORT", 8081),
+    # Observability (devstack/observability.py): the upstream default ports.
+    "alertmanager": ("ALERTMANAGER_PORT", 9093),
+    "postgres_exporter": ("POSTGRES_EXPORTER_PORT", 9187),
+    "redis_exporter": ("REDIS_EXPORTER_PORT", 9121),
+    "blackbox_exporter": ("BLACKBOX_EXPORTER_PORT", 9115),
 }
 
 
@@ -86,6 +91,10 @@ class StackConfig:
     @property
     def prometheus_url(self) -> str:
         return self.url("prometheus")
+
+    @property
+    def alertmanager_url(self) -> str:
+        return self.url("alertmanager")
 
     @property
     def worker_metrics_url(self) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 import psycopg
 import yaml
 
-from devstack import process
+from devstack import observability, process
 from devstack.config import (
     DATABASE_NAME,
     DATABASE_PASSWORD,
@@ -48,6 +48,7 @@ class Service:
     stop_signal: int = signal.SIGTERM
     ready_timeout: float = 60.0
     installed: Callable[[], bool] = field(default=lambda: True)
+    install_hint: str = ""  # what `make up` suggests when `installed()` is false
 
 
 def venv_binary(name: str) -> str:
@@ -376,9 +377,11 @@ def render_prometheus_config(config: StackConfig) -> Path:
         for job in document.get("scrape_configs", []):
             job.pop("scrape_interval", None)
             job.pop("scrape_timeout", None)
-    document["rule_files"] = [
-        str(PROMETHEUS_DIR / pattern) for pattern in document.get("rule_files", [])
-    ]
+    rule_files = sorted(
+        path for pattern in document.get("rule_files", []) for path in PROMETHEUS_DIR.glob(pattern)
+    )
+    document["rule_files"] = [str(path) for path in observability.render_rules(config, rule_files)]
+    observability.localise_observability(document, config)
     for job in document.get("scrape_configs", []):
         port_name = PROMETHEUS_JOB_PORTS.get(job["job_name"])
         if port_name is None:
@@ -436,6 +439,11 @@ def app_environment(config: StackConfig) -> dict[str, str]:
     }
 
 
+def worker_environment(config: StackConfig) -> dict[str, str]:
+    # Its traces are told apart from the API's by service name (compose does the same).
+    return {**app_environment(config), "OTEL_SERVICE_NAME": "sbs-worker"}
+
+
 SERVICES: list[Service] = [
     Service(
         name="postgresql",
@@ -454,12 +462,47 @@ SERVICES: list[Service] = [
         command=temporal_command,
         probe=temporal_ready,
     ),
+    # Observability (devstack/observability.py): each runs only when its package is installed.
+    Service(
+        name="postgres-exporter",
+        ports=["postgres_exporter"],
+        command=observability.postgres_exporter_command,
+        probe=observability.postgres_exporter_ready,
+        environment=observability.postgres_exporter_environment,
+        installed=observability.POSTGRES_EXPORTER.installed,
+        install_hint=observability.POSTGRES_EXPORTER.install_hint,
+    ),
+    Service(
+        name="redis-exporter",
+        ports=["redis_exporter"],
+        command=observability.redis_exporter_command,
+        probe=observability.redis_exporter_ready,
+        installed=observability.REDIS_EXPORTER.installed,
+        install_hint=observability.REDIS_EXPORTER.install_hint,
+    ),
+    Service(
+        name="blackbox-exporter",
+        ports=["blackbox_exporter"],
+        command=observability.blackbox_exporter_command,
+        probe=observability.blackbox_exporter_ready,
+        installed=observability.BLACKBOX_EXPORTER.installed,
+        install_hint=observability.BLACKBOX_EXPORTER.install_hint,
+    ),
+    Service(
+        name="alertmanager",
+        ports=["alertmanager"],
+        command=observability.alertmanager_command,
+        probe=observability.alertmanager_ready,
+        installed=observability.ALERTMANAGER.installed,
+        install_hint=observability.ALERTMANAGER.install_hint,
+    ),
     Service(
         name="prometheus",
         ports=["prometheus"],
         command=prometheus_command,
         probe=prometheus_ready,
         installed=lambda: shutil.which("prometheus") is not None,
+        install_hint="apt-get install prometheus",
     ),
     Service(
         name="api",
@@ -474,7 +517,7 @@ SERVICES: list[Service] = [
         ports=["worker_metrics", "worker_health"],
         command=worker_command,
         probe=worker_ready,
-        environment=app_environment,
+        environment=worker_environment,
     ),
 ]
 

@@ -83,8 +83,9 @@ def up(config: StackConfig) -> None:
     prepare_state_dir(config)
     services = enabled_services()
     say(f"Starting the SBS stack in {config.state_dir}")
-    if len(services) < len(SERVICES):
-        say("  (prometheus not installed: skipped; 'apt-get install prometheus' adds it)")
+    for missing in SERVICES:
+        if not missing.installed():
+            say(f"  ({missing.name} not installed: skipped; '{missing.install_hint}' adds it)")
     begun = time.monotonic()
     for index, candidate in enumerate(services, start=1):
         ports = ", ".join(str(config.ports[name]) for name in candidate.ports)
@@ -108,6 +109,8 @@ def summary(config: StackConfig) -> str:
     ]
     if service("prometheus").installed():
         lines.append(f"  Prometheus     {config.url('prometheus')}")
+    if service("alertmanager").installed():
+        lines.append(f"  Alertmanager   {config.url('alertmanager')}  (alerts: /api/v2/alerts)")
     lines += [
         f"  API token      {config.api_token}  (Authorization: Bearer <token> for writes)",
         f"  logs           {config.state_dir / 'logs'}  (make logs)",

@@ -15,6 +15,7 @@ from app.api.routes import ROUTERS
 from app.api.state import Services
 from app.config import Settings, get_settings
 from app.telemetry import configure_telemetry
+from app.tracing import instrument_app
 
 logger = logging.getLogger("sbs.api")
 
@@ -69,4 +70,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     configure_telemetry(app, settings.otel_service_name)
+    instrument_app(app, settings.otel_service_name)  # only when OTEL_* variables ask for traces
     return app

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from app.config import Settings
+from app.dependency_metrics import record_health_report
 from app.health import HealthChecker
 from app.services.cache import CacheService
 from app.services.database import DatabaseService
@@ -36,6 +37,7 @@ class Services:
                 "temporal": temporal.check,
             },
             timeout=settings.health_check_timeout,
+            on_report=record_health_report,
         )
         return cls(
             settings=settings,

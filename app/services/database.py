@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
 from app.config import Settings
 from app.services.deadline import within
 from app.services.errors import DependencyUnavailableError, describe
+from app.tracing import instrument_engine
 
 # Only failures of the server or the connection are an outage; a statement PostgreSQL rejects
 # is a bug or an unvalidated input.
@@ -28,7 +29,7 @@ CONNECTION_ERRORS = (OperationalError, InterfaceError, PoolTimeoutError)
 def create_engine(settings: Settings) -> AsyncEngine:
     """An async engine whose connects and statements are bounded on the server side too."""
     statement_timeout_ms = int(settings.database_timeout * 1000)
-    return create_async_engine(
+    engine = create_async_engine(
         settings.database_url,
         pool_pre_ping=True,
         pool_size=5,
@@ -40,6 +41,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
             "application_name": settings.otel_service_name,
         },
     )
+    instrument_engine(engine)  # statement spans when tracing is on (app.tracing)
+    return engine
 
 
 class DatabaseService:

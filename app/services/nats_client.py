@@ -17,6 +17,7 @@ import nats
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
+from opentelemetry import propagate, trace
 
 from app.config import Settings
 from app.services.errors import DependencyUnavailableError, describe
@@ -33,6 +34,28 @@ PING_INTERVAL_SECONDS = 5
 MAX_OUTSTANDING_PINGS = 2
 CLOSE_TIMEOUT_SECONDS = 1.0
 NATS_ERRORS = (NatsError, OSError, TimeoutError)
+
+# NATS has no maintained OpenTelemetry instrumentation: spans and W3C headers are added here.
+# Without a tracer provider (tracing off) both are no-ops.
+_tracer = trace.get_tracer(__name__)
+
+
+def _span(operation: str, subject: str) -> trace.Span:
+    return _tracer.start_span(
+        f"{operation} {subject}",
+        kind=trace.SpanKind.PRODUCER if operation == "publish" else trace.SpanKind.CLIENT,
+        attributes={
+            "messaging.system": "nats",
+            "messaging.operation.name": operation,
+            "messaging.destination.name": subject,
+        },
+    )
+
+
+def _trace_headers() -> dict[str, str] | None:
+    headers: dict[str, str] = {}
+    propagate.inject(headers)
+    return headers or None
 
 
 def read_loop_died(connection: Client) -> bool:
@@ -117,10 +140,12 @@ class NatsService:
         if message.reply:
             await message.respond(message.data)
 
-    async def _request(self, subject: str, payload: bytes, seconds: float) -> bytes:
+    async def _request(
+        self, subject: str, payload: bytes, seconds: float, headers: dict[str, str] | None = None
+    ) -> bytes:
         connection = await self.connection()
         try:
-            reply = await connection.request(subject, payload, timeout=seconds)
+            reply = await connection.request(subject, payload, timeout=seconds, headers=headers)
         except NATS_ERRORS as error:
             raise DependencyUnavailableError("nats", describe(error)) from error
         return reply.data
@@ -131,19 +156,22 @@ class NatsService:
 
     async def request(self, payload: bytes) -> bytes:
         """Request/reply on NATS_SUBJECT, answered by an echo responder of some API replica."""
-        return await self._request(
-            self._settings.nats_subject, payload, self._settings.request_timeout
-        )
+        subject = self._settings.nats_subject
+        with trace.use_span(_span("request", subject), end_on_exit=True):
+            return await self._request(
+                subject, payload, self._settings.request_timeout, headers=_trace_headers()
+            )
 
     async def publish(self, subject: str, payload: bytes) -> None:
         """Publish and confirm that the server has it (it handles a connection's messages in
         order, so the round trip after the message comes back only once the message arrived)."""
         connection = await self.connection()
-        try:
-            await connection.publish(subject, payload)
-        except NATS_ERRORS as error:
-            raise DependencyUnavailableError("nats", describe(error)) from error
-        await self._request(self._health_subject, b"", self._settings.request_timeout)
+        with trace.use_span(_span("publish", subject), end_on_exit=True):
+            try:
+                await connection.publish(subject, payload, headers=_trace_headers())
+            except NATS_ERRORS as error:
+                raise DependencyUnavailableError("nats", describe(error)) from error
+            await self._request(self._health_subject, b"", self._settings.request_timeout)
 
     async def close(self) -> None:
         connection, self._connection = self._connection, None

@@ -10,6 +10,7 @@ from temporalio.runtime import Runtime
 
 from app.config import Settings
 from app.services.errors import DependencyUnavailableError, describe
+from app.tracing import temporal_interceptors
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +25,7 @@ async def connect(
         connect_timeout=timedelta(seconds=settings.dependency_connect_timeout),
         runtime=runtime,
         identity=identity,
+        interceptors=temporal_interceptors(),
     )
 
 

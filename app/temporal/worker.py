@@ -13,6 +13,7 @@ from app.config import Settings
 from app.temporal.client import wait_for_temporal
 from app.temporal.health_server import HealthServer
 from app.temporal.readiness import PollerReadiness, worker_identity
+from app.tracing import configure_tracing
 from app.workflows.test_workflow import TestWorkflow
 
 logger = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ def metrics_runtime(settings: Settings) -> Runtime:
 
 async def run_worker(settings: Settings) -> int:
     """Run until SIGTERM/SIGINT, then finish in-flight tasks and exit; returns the exit code."""
+    configure_tracing(settings.otel_service_name)  # only when OTEL_* variables ask for traces
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -11,8 +11,11 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 MONITORING = ROOT / "monitoring"
 PROMETHEUS_CONFIG = MONITORING / "prometheus" / "prometheus.yml"
-ALERT_RULES = MONITORING / "prometheus" / "rules" / "sbs-alerts.yml"
-ALERT_RULE_TESTS = MONITORING / "prometheus" / "rules" / "tests" / "sbs-alerts.test.yml"
+RULES_DIR = MONITORING / "prometheus" / "rules"
+RULE_FILES = sorted(RULES_DIR.glob("*.yml"))
+RULE_TEST_FILES = sorted((RULES_DIR / "tests").glob("*.test.yml"))
+ALERTMANAGER_CONFIG = MONITORING / "alertmanager" / "alertmanager.yml"
+BLACKBOX_CONFIG = MONITORING / "blackbox" / "blackbox.yml"
 DATASOURCES = MONITORING / "grafana" / "provisioning" / "datasources" / "prometheus.yml"
 DASHBOARD_PROVIDERS = MONITORING / "grafana" / "provisioning" / "dashboards" / "dashboards.yml"
 DASHBOARD = MONITORING / "grafana" / "dashboards" / "sbs-infrastructure.json"
@@ -60,6 +63,19 @@ def dashboard_queries() -> list[DashboardQuery]:
     ]
 
 
+def all_rules() -> list[dict[str, Any]]:
+    """Every rule of every rule file Prometheus loads (rules/*.yml)."""
+    return [
+        rule
+        for path in RULE_FILES
+        for group in yaml.safe_load(path.read_text())["groups"]
+        for rule in group["rules"]
+    ]
+
+
 def alert_rules() -> list[dict[str, Any]]:
-    document = yaml.safe_load(ALERT_RULES.read_text())
-    return [rule for group in document["groups"] for rule in group["rules"] if "alert" in rule]
+    return [rule for rule in all_rules() if "alert" in rule]
+
+
+def recording_rules() -> list[dict[str, Any]]:
+    return [rule for rule in all_rules() if "record" in rule]

@@ -20,6 +20,8 @@ from monitoring_files import (
 )
 from prometheus_client.parser import text_string_to_metric_families
 
+from app.dependency_metrics import record_health_report
+from app.health import HealthReport
 from app.telemetry import configure_telemetry
 
 GRID_COLUMNS = 24
@@ -35,6 +37,15 @@ REQUIRED_PANELS = {
     "workflows started": r'operation="StartWorkflowExecution"',
     "activity latency": r"temporal_activity_execution_latency_bucket",
     "schedule-to-start": r"schedule_to_start_latency_bucket",
+    "postgresql up": r'pg_up\{job="postgresql"\}',
+    "redis up": r'redis_up\{job="redis"\}',
+    "nats up": r'probe_success\{job="nats"\}',
+    "temporal up": r'up\{job="temporal"\}',
+    "api's view of dependencies": r"sbs_dependency_up",
+    "dependency check latency": r"sbs_dependency_check_duration_seconds",
+    "postgresql connections": r"pg_stat_activity_count",
+    "redis memory": r"redis_memory_used_bytes",
+    "workers polling": r"temporal_num_pollers",
 }
 METRIC_SELECTOR = re.compile(r"\b([a-zA-Z_:][a-zA-Z0-9_:]*)\s*\{")
 
@@ -137,7 +148,8 @@ def test_every_query_is_valid_promql(promtool: str, tmp_path: Path) -> None:
 
 
 async def test_api_metric_names_exist_in_the_app_export() -> None:
-    """Every http_*/process_* series the dashboard and the alerts select is really exported."""
+    """Every http_*/process_*/sbs_* series the dashboard and the alerts select is really
+    exported (the sbs_dependency_* ones once the health checker has reported)."""
     app = FastAPI()
 
     @app.get("/ping")
@@ -145,6 +157,7 @@ async def test_api_metric_names_exist_in_the_app_export() -> None:
         return {"ok": True}
 
     configure_telemetry(app, "sbs-api-test")
+    record_health_report(HealthReport(True, {"redis": {"status": "up", "latency_ms": 1.5}}))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         assert (await client.get("/ping")).status_code == 200
@@ -161,7 +174,7 @@ async def test_api_metric_names_exist_in_the_app_export() -> None:
         name
         for expr in expressions
         for name in METRIC_SELECTOR.findall(expr)
-        if name.startswith(("http_", "process_"))
+        if name.startswith(("http_", "process_", "sbs_"))
     }
-    assert len(referenced) >= 5, referenced
+    assert len(referenced) >= 8, referenced
     assert referenced <= exported, referenced - exported

@@ -1,8 +1,10 @@
 """Proves the dashboard and the alerts work on real data: a live Prometheus (the stack fixture,
-1 s scrapes, our prometheus.yml and rules) scrapes the live API, worker and Temporal after real
-traffic (a completed workflow, a 404, a refused write); then every dashboard query answers
-without error and returns data unless it shows errors or failures, every alert expression
-evaluates, the rules are loaded and healthy, and no availability alert is pending."""
+1 s scrapes, our prometheus.yml and rules) scrapes the live API, worker, Temporal, the
+PostgreSQL/Redis exporters, the blackbox probe of NATS and Alertmanager after real traffic (a
+completed workflow, a 404, a refused write); then every dashboard query answers without error
+and returns data unless it shows errors or failures, every alert and recording expression
+evaluates, the rules are loaded and healthy, no availability or dependency alert is pending,
+and Prometheus delivers to the stack's Alertmanager."""
 
 import math
 import re
@@ -13,11 +15,20 @@ from typing import Any
 
 import httpx
 import pytest
-from monitoring_files import DashboardQuery, alert_rules, dashboard_queries
+from monitoring_files import DashboardQuery, alert_rules, dashboard_queries, recording_rules
 
 from devstack.config import StackConfig
 
-JOBS = ("sbs-api", "sbs-worker", "temporal", "prometheus")
+JOBS = (
+    "sbs-api",
+    "sbs-worker",
+    "temporal",
+    "postgresql",
+    "redis",
+    "nats",
+    "alertmanager",
+    "prometheus",
+)
 SCRAPE_TIMEOUT = 30.0
 QUERY_WINDOW = 60  # seconds of history each panel query looks at, like a short Grafana range
 
@@ -129,8 +140,35 @@ def test_rules_are_loaded_healthy_and_availability_alerts_quiet(
     assert set(loaded) == expected
     for name, rule in loaded.items():
         assert rule["health"] == "ok", (name, rule.get("lastError"))
-    for name in ("SbsApiDown", "SbsWorkerDown"):
+    for name in (
+        "SbsApiDown",
+        "SbsWorkerDown",
+        "SbsPostgresqlDown",
+        "SbsRedisDown",
+        "SbsNatsDown",
+        "SbsTemporalDown",
+        "SbsExporterDown",
+    ):
         assert loaded[name]["state"] == "inactive", loaded[name]
+
+
+@pytest.mark.parametrize("rule", recording_rules(), ids=lambda rule: rule["record"])
+def test_recording_rule_is_loaded_and_healthy(
+    rule: dict[str, Any], prometheus: httpx.Client, traffic: None
+) -> None:
+    groups = query(prometheus, "/api/v1/rules", type="record")["groups"]
+    loaded = {r["name"]: r for group in groups for r in group["rules"]}
+    assert rule["record"] in loaded
+    assert loaded[rule["record"]]["health"] == "ok", loaded[rule["record"]]
+    data = query(prometheus, "/api/v1/query", query=rule["record"])
+    assert data["resultType"] == "vector"
+
+
+def test_prometheus_sends_to_the_stacks_alertmanager(
+    stack: StackConfig, prometheus: httpx.Client
+) -> None:
+    active = query(prometheus, "/api/v1/alertmanagers")["activeAlertmanagers"]
+    assert [entry["url"] for entry in active] == [stack.url("alertmanager", "/api/v2/alerts")]
 
 
 def test_worker_exports_the_metrics_the_dashboard_uses(stack: StackConfig, traffic: None) -> None:
