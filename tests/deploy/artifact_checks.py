@@ -899,9 +899,15 @@ def check_prometheus(root: Path) -> Problems:
         .get("PROMETHEUS_ENDPOINT", ":")
         .rsplit(":", 1)[1],
         "localhost": "9090",
+        # The exporters and Alertmanager serve on their images' default ports.
+        "postgres-exporter": "9187",
+        "redis-exporter": "9121",
+        "alertmanager": "9093",
     }
     scrape = yaml.safe_load((prometheus_dir / "prometheus.yml").read_text())
     for job in scrape["scrape_configs"]:
+        if job.get("metrics_path") == "/probe":  # blackbox: the targets are probed URLs
+            continue
         for static in job.get("static_configs", []):
             for target in static["targets"]:
                 host, port = target.rsplit(":", 1)
