@@ -12,7 +12,11 @@ DEV_STAMP := $(VENV)/.installed-dev
 NATS_210 := $(VENV)/opt/nats-server-2.10
 NATS_210_STAMP := $(NATS_210)/.installed-requirements-nats-2.10
 
-.PHONY: help setup setup-dev up down status logs test lint bench clean image lock
+.PHONY: help setup setup-dev up down status logs reset psql redis-cli temporal test lint bench \
+	clean image lock
+
+# Targets that only look at a stack: they need the venv `make up` made, never install anything.
+NEED_VENV = @[ -x $(PY) ] || { echo "no $(VENV) yet: run 'make up' first"; exit 1; }
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -47,11 +51,29 @@ up: setup ## start PostgreSQL, Redis, NATS, Temporal, Prometheus, the API and th
 down: ## stop everything `make up` started (data is kept)
 	@if [ -x $(PY) ]; then $(PY) -m devstack down; else echo "nothing to stop"; fi
 
-status: setup ## show each service of the local stack
+status: ## show each service of the local stack
+	$(NEED_VENV)
 	@$(PY) -m devstack status
 
-logs: setup ## follow the logs of the local stack
+logs: ## follow the logs of the local stack (across rotations)
+	$(NEED_VENV)
 	@$(PY) -m devstack logs
+
+reset: ## delete the data and logs of a stopped stack (its state directory)
+	$(NEED_VENV)
+	@$(PY) -m devstack reset
+
+psql: ## psql into the stack's database (ARGS="-c 'select 1'" to run one command)
+	$(NEED_VENV)
+	@$(PY) -m devstack psql $(ARGS)
+
+redis-cli: ## a Redis prompt on the stack's Redis (ARGS="get key" for one command)
+	$(NEED_VENV)
+	@$(PY) -m devstack redis-cli $(ARGS)
+
+temporal: ## the temporal CLI on the stack's server (ARGS="workflow list")
+	$(NEED_VENV)
+	@$(PY) -m devstack temporal $(ARGS)
 
 test: setup-dev ## run every test against a stack of its own (beside a running `make up`)
 	$(PY) -m pytest --cov --cov-report=term-missing:skip-covered $(PYTEST_ARGS)
@@ -64,8 +86,9 @@ lint: setup-dev ## ruff and mypy
 bench: setup-dev ## run the benchmarks and write bench/RESULTS.md
 	$(PY) -m bench
 
-clean: down ## stop the stack and delete its state and the virtualenv
-	rm -rf .state $(VENV)
+clean: down ## stop the stack, delete its state directory (SBS_STATE_DIR too) and the virtualenv
+	@if [ -x $(PY) ]; then $(PY) -m devstack reset; fi
+	rm -rf $(VENV)
 
 image: ## build the image (podman or docker; a stand-in base where no registry answers)
 	@scripts/build_image.sh >/dev/null

@@ -6,6 +6,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from dotenv import dotenv_values
+
 from app.config import DEV_TOKEN, LOCAL_DATABASE_PASSWORD
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -35,6 +37,21 @@ PORT_VARIABLES: dict[str, tuple[str, int]] = {
 }
 
 
+# What the stack sets for the API and the worker unless the user did (environment or .env).
+LOCAL_DEFAULTS = {
+    "DATABASE_WAIT_TIMEOUT": "30",
+    "TEMPORAL_WAIT_TIMEOUT": "30",
+    # No load balancer in front of a local API: nothing to drain before stopping it.
+    "SHUTDOWN_DRAIN_SECONDS": "0",
+}
+
+
+def user_variables() -> dict[str, str]:
+    """The project's `.env` (as the API and the worker read it), the environment winning."""
+    from_file = {k: v for k, v in dotenv_values(PROJECT_ROOT / ".env").items() if v is not None}
+    return {**from_file, **os.environ}
+
+
 def free_ports(count: int) -> list[int]:
     """Ports the kernel reports free right now, all distinct."""
     sockets = []
@@ -57,14 +74,15 @@ class StackConfig:
 
     @classmethod
     def from_environment(cls) -> "StackConfig":
+        variables = user_variables()
         ports = {}
         for name, (variable, default) in PORT_VARIABLES.items():
-            raw = os.environ.get(variable, str(default))
+            raw = variables.get(variable, str(default))
             if not raw.isdigit() or not 0 < int(raw) < 65536:
                 raise SystemExit(f"{variable}={raw!r} is not a valid port number")
             ports[name] = int(raw)
-        state_dir = Path(os.environ.get("SBS_STATE_DIR", PROJECT_ROOT / ".state")).resolve()
-        token = os.environ.get("SBS_API_TOKEN") or DEV_TOKEN
+        state_dir = Path(variables.get("SBS_STATE_DIR", PROJECT_ROOT / ".state")).resolve()
+        token = variables.get("SBS_API_TOKEN") or DEV_TOKEN
         return cls(state_dir=state_dir, ports=ports, api_token=token)
 
     @classmethod
@@ -108,8 +126,11 @@ class StackConfig:
         )
 
     def app_environment(self) -> dict[str, str]:
-        """The variables the API and the worker get: the app's own names, pointed at loopback."""
-        return {
+        """The variables the API and the worker get: the stack's addresses (these win over the
+        user's), and LOCAL_DEFAULTS where the user set nothing."""
+        user = user_variables()
+        defaults = {name: value for name, value in LOCAL_DEFAULTS.items() if name not in user}
+        return defaults | {
             "DATABASE_URL": self.database_url,
             "TEMPORAL_HOST": HOST,
             "TEMPORAL_PORT": str(self.ports["temporal"]),
@@ -121,6 +142,4 @@ class StackConfig:
             "WORKER_METRICS_PORT": str(self.ports["worker_metrics"]),
             "WORKER_HEALTH_PORT": str(self.ports["worker_health"]),
             "SBS_API_TOKEN": self.api_token,
-            "DATABASE_WAIT_TIMEOUT": "30",
-            "TEMPORAL_WAIT_TIMEOUT": "30",
         }

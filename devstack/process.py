@@ -5,8 +5,11 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
+
+from devstack.logpipe import MAX_LOG_BYTES
 
 STOP_GRACE_SECONDS = 20.0
 
@@ -93,21 +96,41 @@ def port_is_free(host: str, port: int) -> bool:
 def spawn(
     state_dir: Path, name: str, command: list[str], env: dict[str, str], cwd: Path
 ) -> subprocess.Popen[bytes]:
-    """Start `command` in its own session, output appended to its log, pid recorded."""
+    """Start `command` in its own session, its output through a rotating log writer
+    (devstack.logpipe), its pid recorded."""
     log_path = log_file(state_dir, name)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     pid_path = pid_file(state_dir, name)
     pid_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("ab") as log:
+    # Its own session too: stopping the service's process group leaves it to drain the pipe,
+    # and it exits when the service's end of the pipe closes.
+    writer = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "devstack.logpipe",
+            str(log_path),
+            str(env.get("SBS_LOG_MAX_BYTES", MAX_LOG_BYTES)),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=Path(__file__).resolve().parent.parent,
+        start_new_session=True,
+    )
+    assert writer.stdin is not None
+    try:
         process = subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL,
-            stdout=log,
+            stdout=writer.stdin,
             stderr=subprocess.STDOUT,
             env=env,
             cwd=cwd,
             start_new_session=True,
         )
+    finally:
+        writer.stdin.close()
     pid_path.write_text(f"{process.pid}\n")
     return process
 

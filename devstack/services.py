@@ -431,12 +431,7 @@ def worker_ready(config: StackConfig) -> bool:
 
 
 def app_environment(config: StackConfig) -> dict[str, str]:
-    # No load balancer in front of a local API: nothing to drain before stopping it.
-    return {
-        "SHUTDOWN_DRAIN_SECONDS": os.environ.get("SHUTDOWN_DRAIN_SECONDS", "0"),
-        **config.app_environment(),
-        "PYTHONUNBUFFERED": "1",
-    }
+    return {**config.app_environment(), "PYTHONUNBUFFERED": "1"}
 
 
 def worker_environment(config: StackConfig) -> dict[str, str]:

@@ -46,6 +46,21 @@ def test_core_version_setting_exists_after_migrations(api: httpx.Client) -> None
     assert "core.version" in keys
 
 
+def test_platform_settings_are_read_only_through_the_api(
+    api: httpx.Client, auth: dict[str, str]
+) -> None:
+    """`core.version` always names the running platform: no token holder may change it."""
+    for response in (
+        api.put("/settings/core.version", json={"value": "9.9.9"}, headers=auth),
+        api.put("/settings/core.new_key", json={"value": 1}, headers=auth),
+        api.delete("/settings/core.version", headers=auth),
+    ):
+        assert response.status_code == 403, response.text
+        assert "managed by the platform" in response.json()["detail"]
+    assert api.get("/settings/core.version").json()["value"] == __version__
+    assert api.get("/settings/core.new_key").status_code == 404
+
+
 def test_setting_lifecycle(api: httpx.Client, auth: dict[str, str]) -> None:
     key = f"tests.lifecycle_{uuid.uuid4().hex[:8]}"
     created = api.put(

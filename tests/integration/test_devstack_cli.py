@@ -92,6 +92,30 @@ def test_up_status_down_up_keeps_data(cli_stack: StackConfig) -> None:
         assert api.get("/settings/tests.survives_restart").json()["value"] == "kept"
 
 
+def test_clients_reach_the_stack_and_reset_wipes_only_a_stopped_one(
+    cli_stack: StackConfig,
+) -> None:
+    """`make psql`, `make redis-cli`, `make temporal` and `make reset` (after the test above)."""
+    assert run_cli(cli_stack, "status").stdout.count(" ready ") >= 6
+    query = run_cli(cli_stack, "psql", "-tAc", "select 40 + 2")
+    assert query.returncode == 0, query.stderr
+    assert query.stdout.strip() == "42"
+    ping = run_cli(cli_stack, "redis-cli", "ping")
+    assert ping.returncode == 0, ping.stderr
+    assert ping.stdout.strip() in ("PONG", "True")
+    health = run_cli(cli_stack, "temporal", "operator", "cluster", "health")
+    assert "SERVING" in health.stdout, health.stdout + health.stderr
+
+    refused = run_cli(cli_stack, "reset")
+    assert refused.returncode == 1
+    assert "make down" in refused.stderr
+    assert cli_stack.state_dir.exists()
+    assert run_cli(cli_stack, "down").returncode == 0
+    wiped = run_cli(cli_stack, "reset")
+    assert wiped.returncode == 0, wiped.stderr
+    assert not cli_stack.state_dir.exists()
+
+
 def test_taken_port_names_the_port_and_its_variable() -> None:
     config = StackConfig.ephemeral()
     with socket.socket() as holder:

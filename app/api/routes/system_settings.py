@@ -4,7 +4,7 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
 from sqlalchemy import delete, literal_column, select
 from sqlalchemy.dialects.postgresql import insert
@@ -66,6 +66,23 @@ class SettingIn(BaseModel):
     description: PostgresText | None = Field(default=None, max_length=1024)
 
 
+# Keys the platform owns (migrations keep `core.version` equal to the running version).
+PLATFORM_PREFIX = "core."
+
+
+async def writable_key(key: SettingKey) -> str:
+    """Only the platform writes `core.*`: through the API they are read-only (403)."""
+    if key.startswith(PLATFORM_PREFIX):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"setting '{key}' is managed by the platform ({PLATFORM_PREFIX}* keys are read-only)",
+        )
+    return key
+
+
+WritableKey = Annotated[str, Depends(writable_key)]
+
+
 def not_found(key: str) -> HTTPException:
     return HTTPException(status.HTTP_404_NOT_FOUND, f"setting '{key}' not found")
 
@@ -108,7 +125,7 @@ async def get_setting(key: SettingKey, services: ServicesDep) -> SettingOut:
     responses={201: {"description": "Created."}, **described(*BODY_ERRORS, 401, 403, 503)},
 )
 async def put_setting(
-    key: SettingKey, body: SettingIn, services: ServicesDep, response: Response
+    key: WritableKey, body: SettingIn, services: ServicesDep, response: Response
 ) -> SettingOut:
     """Create or replace a setting; `updated_at` is set by the server."""
     values = insert(SystemSetting).values(key=key, value=body.value, description=body.description)
@@ -140,7 +157,7 @@ async def put_setting(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=described(401, 403, 404, 422, 503),
 )
-async def delete_setting(key: SettingKey, services: ServicesDep) -> None:
+async def delete_setting(key: WritableKey, services: ServicesDep) -> None:
     async def remove(session: AsyncSession) -> str | None:
         result = await session.execute(
             delete(SystemSetting).where(SystemSetting.key == key).returning(SystemSetting.key)
