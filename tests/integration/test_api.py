@@ -197,22 +197,38 @@ def test_redis_writes_and_reads_back(api: httpx.Client) -> None:
     assert too_long_ttl.json()["detail"][0]["loc"] == ["body", "ttl_seconds"]
 
 
-def test_powershell_style_bodies_work(api: httpx.Client, auth: dict[str, str]) -> None:
-    """`Invoke-RestMethod -Body '{...}'` sends POST bodies form-encoded and, before PowerShell
-    7.4, PUT bodies with no Content-Type at all; the README's calls must work as written."""
-    form = {"Content-Type": "application/x-www-form-urlencoded"}
-    assert api.post("/nats/test", content=b'{"message":"ps"}', headers=form).json()["echo"] == "ps"
-    assert (
-        api.post("/redis/test", content=b'{"key":"ps","value":"v"}', headers=form).json()["value"]
-        == "v"
+# What Invoke-RestMethod sends for the README's calls (-Body '{...}', no -ContentType): POST is
+# form-encoded in Windows PowerShell 5.1 and PowerShell 7; PUT carries no Content-Type at all in
+# 5.1 and 7.0-7.3 and is form-encoded from 7.4 (PowerShell/PowerShell issue 16318 and its PR,
+# MicrosoftDocs/PowerShell-Docs issue 9863; see DESIGN.md). Neither sends Origin or Sec-Fetch-*.
+POWERSHELL_USER_AGENTS = {
+    "5.1": "Mozilla/5.0 (Windows NT; Windows NT 10.0; en-US) WindowsPowerShell/5.1.19041.4522",
+    "7.3": "Mozilla/5.0 (Windows NT 10.0; Microsoft Windows 10.0.19045; en-US) PowerShell/7.3.12",
+    "7.4": "Mozilla/5.0 (Windows NT 10.0; Microsoft Windows 10.0.19045; en-US) PowerShell/7.4.6",
+}
+FORM = "application/x-www-form-urlencoded"
+
+
+@pytest.mark.parametrize("version", list(POWERSHELL_USER_AGENTS))
+def test_the_readme_powershell_calls_work_as_powershell_sends_them(
+    api: httpx.Client, auth: dict[str, str], version: str
+) -> None:
+    agent = {"User-Agent": POWERSHELL_USER_AGENTS[version]}
+    post = {**agent, "Content-Type": FORM}
+    put = (
+        {**agent, **auth} if version in ("5.1", "7.3") else {**agent, **auth, "Content-Type": FORM}
     )
-    assert api.post("/test-workflow", content=b'{"name":"PS"}', headers=form).status_code == 202
-    for put_headers in ({**form, **auth}, auth):  # 7.4+, and 5.1 / 7.0-7.3
-        written = api.put(
-            "/settings/tests.powershell", content=b'{"value":"ps"}', headers=put_headers
-        )
-        assert written.status_code in (200, 201), written.text
-        assert written.json()["value"] == "ps"
+    echoed = api.post("/nats/test", content=b'{"message":"ping"}', headers=post)
+    assert echoed.json()["echo"] == "ping"
+    stored = api.post("/redis/test", content=b'{"key":"demo","value":"ok"}', headers=post)
+    assert stored.json()["value"] == "ok"
+    assert api.post("/test-workflow", content=b'{"name":"Demo"}', headers=post).status_code == 202
+    written = api.put(
+        "/settings/demo.greeting", content=b'{"value":"hello","description":"demo"}', headers=put
+    )
+    assert written.status_code in (200, 201), written.text
+    assert written.json()["value"] == "hello"
+    assert api.delete("/settings/demo.greeting", headers={**agent, **auth}).status_code == 204
 
 
 def test_metrics_are_prometheus_text(api: httpx.Client) -> None:
