@@ -22,8 +22,9 @@ is changed for it (nothing else is touched):
   image) and never fires without systemd; the tests run every declared probe themselves.
 - Ignored by podman 4.3: the `preStop` sleep action (not exercised) and
   `terminationGracePeriodSeconds`; and `podman kube down` stops with a 0 s timeout (SIGKILL right
-  after SIGTERM: the API died 50 ms after it, before logging anything). So the tests stop a pod
-  with `podman pod stop --time <terminationGracePeriodSeconds>`, then `podman kube down` it.
+  after SIGTERM: the API died 50 ms after it, before logging anything), and `podman pod stop`
+  cuts the pod's network while its containers still shut down. So the tests stop the container
+  with `podman stop --time <terminationGracePeriodSeconds>`, then `podman kube down` the pod.
 """
 
 from __future__ import annotations
@@ -123,7 +124,9 @@ class PlayedPod:
         return details
 
     def running(self) -> bool:
-        return bool(self.inspect()["State"]["Running"])
+        """Up, and never restarted (a Deployment's pod restarts a container that exits)."""
+        details = self.inspect()
+        return bool(details["State"]["Running"]) and not details.get("RestartCount")
 
     def logs(self) -> str:
         """The container's output, from podman's k8s-file log (kept after `kube down`)."""
@@ -164,17 +167,15 @@ class PlayedPod:
                 )
             time.sleep(0.5)
 
-    @property
-    def pod_name(self) -> str:
-        return str(self.inspect()["Pod"])
-
     def stop(self) -> float:
         """SIGTERM, then SIGKILL after the chart's terminationGracePeriodSeconds, as the kubelet
-        does; returns the seconds it took. (`podman kube down` in 4.3 stops with a timeout of
-        0 s: SIGKILL right after SIGTERM; so the pod is stopped first, then taken down.)"""
+        does; returns the seconds it took. The container stops first, its pod's network after
+        it, as on a node: `podman pod stop` takes the infra container (the network) down at
+        once, and `podman kube down` in 4.3 stops with a 0 s timeout (SIGKILL right after
+        SIGTERM), so `down()` comes after this."""
         grace = self.workload["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
         started = time.monotonic()
-        podman("pod", "stop", "--time", str(grace), self.pod_name, timeout=grace + 30)
+        podman("stop", "--time", str(grace), self.container_name, timeout=grace + 30)
         return time.monotonic() - started
 
     def down(self) -> None:
