@@ -161,9 +161,11 @@ class PlayedPod:
             if result.returncode == 0:
                 return result
             if time.monotonic() > deadline or not self.running():
+                # The probe's last line (a status or the exception), then the container's log.
+                outcome = (result.stdout + result.stderr).strip().splitlines()[-1:] or [""]
                 raise AssertionError(
-                    f"{kind} of {self.container_name} never passed: {result.stdout}"
-                    f"{result.stderr}\n{self.logs()[-3000:]}"
+                    f"{kind} of {self.container_name} never passed: {outcome[0]}\n"
+                    f"{self.logs()[-3000:]}"
                 )
             time.sleep(0.5)
 

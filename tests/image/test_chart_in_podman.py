@@ -240,7 +240,7 @@ def probe_problems(pod: PlayedPod, timeout: float) -> list[str]:
         try:
             pod.wait_for_probe(kind, timeout)
         except AssertionError as error:
-            return [*problems, str(error)[:2000]]
+            return [*problems, str(error)]
     return problems
 
 
