@@ -4,7 +4,8 @@
 # there is left alone. `--check` only reports whether anything is missing (exit 1 if so).
 set -euo pipefail
 
-packages=(podman runc slirp4netns debootstrap)
+# catatonit: the pause process of the pods `podman kube play` creates (tests/image).
+packages=(podman runc slirp4netns debootstrap catatonit)
 conf=/etc/containers/containers.conf
 # Why each setting: no CAP_SYS_RESOURCE on these machines (podman's default ulimits fail),
 # crun refuses hybrid cgroups, and without systemd only cgroupfs and a file event log work.

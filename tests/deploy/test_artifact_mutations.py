@@ -462,6 +462,33 @@ CATALOGUE = (
 )
 
 
+# Mistakes only running the chart shows for certain: tests/image/test_chart_in_podman.py plays the
+# mutated chart with `podman kube play` against the test stack and must see each one fail.
+KUBE_MUTATIONS = (
+    Mutation(
+        "kube api command",
+        "kube",
+        f"{HELM}/values.yaml",
+        "    - scripts/start_api.sh",
+        "    - scripts/start-api.sh",
+    ),
+    Mutation(
+        "kube api token variable name",
+        "kube",
+        f"{HELM}/templates/_helpers.tpl",
+        "- name: SBS_API_TOKEN",
+        "- name: SBS_API_TOKN",
+    ),
+    Mutation(
+        "kube worker readiness path",
+        "kube",
+        f"{HELM}/templates/worker-deployment.yaml",
+        "path: /health/ready",
+        "path: /health/readiness",
+    ),
+)
+
+
 def copy_repository(destination: Path) -> Path:
     destination.mkdir()
     for name in COPIED:
