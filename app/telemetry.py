@@ -39,7 +39,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import __version__
-from app.logging_setup import request_id_var
+from app.logging_setup import request_id_var, write_access_line
 
 REQUEST_ID_HEADER = "X-Request-ID"
 UNMATCHED_ROUTE = "unmatched"
@@ -56,8 +56,6 @@ _KNOWN_METHODS = frozenset(
 )
 _REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,128}")
 _REQUEST_ID_HEADER_KEY = REQUEST_ID_HEADER.lower().encode("latin-1")
-
-_access_logger = logging.getLogger("sbs.access")
 
 
 class _HttpMetrics:
@@ -240,33 +238,21 @@ class TelemetryMiddleware:
         failed: bool,
     ) -> None:
         level = logging.ERROR if status_code >= 500 else logging.INFO
-        if not _access_logger.isEnabledFor(level):
-            return
         client = scope.get("client")
+        duration_ms = round(duration * 1000, 3)
+        path = scope["path"]
         fields: dict[str, Any] = {
             "request_id": request_id,
             "method": method,
             "route": route,
-            "path": scope["path"],
+            "path": path,
             "status": status_code,
-            "duration_ms": round(duration * 1000, 3),
+            "duration_ms": duration_ms,
             "client": client[0] if client else None,
         }
         if failed:
             fields["error"] = "unhandled exception"
-        # makeRecord + handle is what Logger.log does, minus the stack walk that finds the
-        # caller's file and line (always this function), which is a good part of the cost.
-        record = _access_logger.makeRecord(
-            _access_logger.name,
-            level,
-            __file__,
-            0,
-            f"{method} {fields['path']} {status_code} {fields['duration_ms']:.1f}ms",
-            (),
-            None,
-            extra=fields,
-        )
-        _access_logger.handle(record)
+        write_access_line(level, f"{method} {path} {status_code} {duration_ms:.1f}ms", fields)
 
 
 def _metrics_endpoint() -> Response:

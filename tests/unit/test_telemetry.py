@@ -16,7 +16,7 @@ from fastapi.responses import StreamingResponse
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from app.logging_setup import configure_logging
+from app.logging_setup import configure_logging, flush_access_log
 from app.telemetry import DURATION_BUCKETS_SECONDS, UNMATCHED_ROUTE, configure_telemetry
 
 REQUESTS = "http_server_requests_total"
@@ -82,6 +82,7 @@ def json_logs(capsys: pytest.CaptureFixture[str]) -> Iterator[pytest.CaptureFixt
     root = logging.getLogger()
     saved = (list(root.handlers), root.level)
     configure_logging("INFO", "json")
+    flush_access_log()
     capsys.readouterr()
     yield capsys
     root.handlers[:] = saved[0]
@@ -257,6 +258,7 @@ async def test_one_access_log_line_per_request(
 ) -> None:
     await client.get("/items/42?secret=1", headers={"X-Request-ID": "log-check"})
     await client.get("/explode")
+    flush_access_log()
 
     lines = [json.loads(line) for line in json_logs.readouterr().out.splitlines() if line]
     access = [line for line in lines if line["logger"] == "sbs.access"]
