@@ -29,7 +29,7 @@ if __package__ in (None, ""):  # run as a script: make the project importable
 
 from fastapi import FastAPI
 
-from app.logging_setup import configure_logging
+from app.logging_setup import configure_logging, flush_access_log
 from app.telemetry import configure_telemetry
 
 GOAL_US = 25.0
@@ -128,6 +128,7 @@ def run(rounds: int = 10, requests_per_round: int = REQUESTS_PER_ROUND) -> dict[
         with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
             configure_logging("INFO", "json")
             samples = asyncio.run(_measure(rounds, requests_per_round))
+            flush_access_log()  # the queued lines go to /dev/null too
     finally:
         root.handlers[:] = saved[0]
         root.setLevel(saved[1])
