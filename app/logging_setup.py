@@ -165,9 +165,48 @@ def _access_document(
     return document
 
 
+def _json_value(value: Any) -> str:
+    """What _JSON_ENCODER writes for `value`; the access line's scalar types are done inline."""
+    kind = type(value)
+    if kind is str:
+        return _json_string(value)
+    if kind is int:
+        return int.__repr__(value)
+    if kind is float and -_INFINITY < value < _INFINITY:  # NaN and infinities: the encoder
+        return float.__repr__(value)
+    if value is None:
+        return "null"
+    return _JSON_ENCODER.encode(value)
+
+
+# One JSON object written by hand instead of through JSONEncoder.encode: for a flat object of
+# strings and numbers the result is the same text at about half the cost (≈ 2 µs a line).
+_json_string = json.encoder.encode_basestring  # type: ignore[attr-defined]  # the C function
+_json_keys: dict[str, str] = {}
+_INFINITY = float("inf")
+
+
 def format_access_json(created: float, level: int, message: str, fields: dict[str, Any]) -> str:
-    """The access line as JsonFormatter would write it (same keys, same order)."""
-    return redact(_JSON_ENCODER.encode(_access_document(created, level, message, fields)))
+    """The access line as JsonFormatter would write it (same keys, same order, same text)."""
+    parts = [
+        '{"time": "',
+        _utc_timestamp_at(created),
+        '", "level": "',
+        logging.getLevelName(level),
+        '", "logger": "sbs.access", "message": ',
+        _json_string(message),
+    ]
+    for key, value in fields.items():
+        encoded_key = _json_keys.get(key)
+        if encoded_key is None:
+            encoded_key = _json_keys[key] = f", {_json_string(key)}: "
+        parts.append(encoded_key)
+        parts.append(_json_value(value))
+    span = trace.get_current_span().get_span_context()
+    if span.is_valid:
+        parts.append(f', "trace_id": "{span.trace_id:032x}", "span_id": "{span.span_id:016x}"')
+    parts.append("}")
+    return redact("".join(parts))
 
 
 def format_access_console(created: float, level: int, message: str, fields: dict[str, Any]) -> str:

@@ -57,13 +57,21 @@ class StallingStream(io.StringIO):
 # Each test swaps sys.stdout in its own body: pytest sets its capture after fixtures run.
 
 
-def test_json_access_line_matches_the_json_formatter() -> None:
-    record = logging.LogRecord("sbs.access", logging.INFO, __file__, 0, "GET /items/1", (), None)
-    record.__dict__.update(FIELDS)
-    expected = json.loads(JsonFormatter().format(record))
-    actual = json.loads(format_access_json(record.created, logging.INFO, "GET /items/1", FIELDS))
-    assert list(actual) == list(expected)
-    assert actual == expected
+@pytest.mark.parametrize(
+    "fields",
+    [
+        FIELDS,
+        {**FIELDS, "path": '/é/"quoted"\n\x01\u2028', "client": None, "error": "unhandled"},
+        {**FIELDS, "duration_ms": 1e-07, "status": 500, "flag": True, "items": [1, "a"]},
+        {**FIELDS, "duration_ms": float("nan"), "other": {"nested": 1.5}},
+    ],
+)
+def test_json_access_line_is_the_json_formatters_text(fields: dict[str, object]) -> None:
+    message = f"GET {fields['path']} 200 0.1ms"
+    record = logging.LogRecord("sbs.access", logging.INFO, __file__, 0, message, (), None)
+    record.__dict__.update(fields)
+    expected = JsonFormatter().format(record)
+    assert format_access_json(record.created, logging.INFO, message, fields) == expected
 
 
 def test_console_access_line_is_readable_and_escaped() -> None:
