@@ -181,7 +181,7 @@ def _json_value(value: Any) -> str:
 
 # One JSON object written by hand instead of through JSONEncoder.encode: for a flat object of
 # strings and numbers the result is the same text at about half the cost (≈ 2 µs a line).
-_json_string = json.encoder.encode_basestring  # type: ignore[attr-defined]  # the C function
+_json_string = json.encoder.encode_basestring  # the C function
 _json_keys: dict[str, str] = {}
 _INFINITY = float("inf")
 

@@ -40,7 +40,6 @@ from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.core import HistogramMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.registry import Collector
-from prometheus_client.utils import floatToGoString
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import __version__
@@ -148,7 +147,7 @@ class _HttpMetrics:
 
 DURATION_FAMILY = "http_server_request_duration_seconds"
 _DURATION_LABELS = ("http_request_method", "http_response_status_code", "http_route")
-_BUCKET_LABELS = (*(floatToGoString(bound) for bound in DURATION_BUCKETS_SECONDS), "+Inf")
+_BUCKET_LABELS = (*(repr(float(bound)) for bound in DURATION_BUCKETS_SECONDS), "+Inf")
 
 
 class _DurationCollector(Collector):
