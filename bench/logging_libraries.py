@@ -13,14 +13,13 @@ handler does. `python -m bench.logging_libraries [ROUNDS]`.
 """
 
 import contextlib
-import io
 import logging
 import os
 import statistics
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 from pythonjsonlogger.json import JsonFormatter as LibraryJsonFormatter
@@ -45,7 +44,7 @@ FIELDS: dict[str, Any] = {
 MESSAGE = "GET /settings/core.version 200 0.4ms"
 
 
-def _logging_variant(stream: io.TextIOBase, formatter: logging.Formatter) -> Callable[[], None]:
+def _logging_variant(stream: TextIO, formatter: logging.Formatter) -> Callable[[], None]:
     logger = logging.Logger("bench.access")
     handler = logging.StreamHandler(stream)
     handler.setFormatter(formatter)
@@ -57,7 +56,7 @@ def _logging_variant(stream: io.TextIOBase, formatter: logging.Formatter) -> Cal
     return write
 
 
-def _structlog_variant(stream: io.TextIOBase) -> Callable[[], None]:
+def _structlog_variant(stream: TextIO) -> Callable[[], None]:
     structlog.configure(
         processors=[
             structlog.processors.add_log_level,
