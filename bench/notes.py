@@ -56,12 +56,26 @@ round trip and that floor: API p50 - raw p50 - floor ≤ 0.1 ms.""",
 
 
 def _http(details: dict[str, Any]) -> str:
-    return """**1. Throughput below 85 % of bare FastAPI, or below 1.5x the best peer.** The
-platform's trivial routes now cost ≈ 8 µs of CPU more than bare FastAPI's in process (the
-breakdown above), ≈ 10 % of a bare FastAPI request under wrk here (≈ 75-85 µs); the rounds of
-bare FastAPI itself spread by ± 10 % on this shared 2-CPU machine, so a single run can land
-either side of 0.85x. Check the rounds in `results.json` and the load average below; rerun on
-a quiet machine before reading a miss as a regression."""
+    rounds = details.get("http_throughput", {}).get("rounds_requests_per_second", {})
+    gaps = []
+    for endpoint, by_target in rounds.items():
+        if by_target.get("platform") and by_target.get("fastapi"):
+            platform = sorted(by_target["platform"])[len(by_target["platform"]) // 2]
+            bare = sorted(by_target["fastapi"])[len(by_target["fastapi"]) // 2]
+            gaps.append(f"{endpoint} {1e6 / platform - 1e6 / bare:.0f} µs")
+    return f"""**1. Throughput below 85 % of bare FastAPI.** In process the platform's trivial
+routes now cost ≈ 8 µs of CPU more than bare FastAPI's (the breakdown above; with only the
+access-line and histogram cuts they were ≈ 38 µs more on /version and ≈ 20 µs on /health/live);
+85 % of a bare FastAPI request under wrk here (≈ 70-80 µs) leaves
+≈ 12 µs. Under wrk the gap per request in this run is {", ".join(gaps) or "not measured"}
+(from the median rates), so about half of it is spent outside what the in-process ladder sees,
+likely in the
+server path the platform runs and the baselines do not (`app.api.server`: the guarded
+httptools protocol's Python callbacks per request head, `limit_concurrency`) and in the access
+writer's batch writes on their thread; that part was not profiled under wrk yet (py-spy on
+the API process is the next step). The rounds of bare FastAPI itself spread by ± 10 % on this
+shared 2-CPU machine, so a single run lands either side of 0.85x; the goal against the
+library-assembled peers (≥ 1.5x) holds with room."""
 
 
 def _middleware(details: dict[str, Any]) -> str:
@@ -163,7 +177,9 @@ routes through each layer) and checked under wrk; each cut below was measured be
 - **`/version` (≈ 20 µs):** the `Services` dependency and the response model's validation and
   serialisation on every request, for a body that never changes; it is encoded once per build.
 
-This run, CPU per request in process (median of alternating rounds):
+This run, CPU per request in process (median of alternating rounds; the "+ telemetry" rungs
+are the bare FastAPI app, native telemetry on as in the baseline, so the platform's app, which
+switches it off, can cost less than they do):
 
 {chr(10).join(rows)}
 
