@@ -5,12 +5,22 @@ The API and the worker both call `configure_logging(level, log_format)` once at 
 `message`, every field passed through `extra=`, the current request id when there is one,
 and `exception` when the record carries `exc_info`. `console` writes the same facts as one
 readable line. Calling it again replaces our handler instead of adding a second one.
+
+The HTTP access line (one per request) takes a shorter path, `write_access_line`: it is
+formatted straight to text, without a LogRecord, and appended to `AccessLogWriter`'s buffer,
+which a background thread writes out in one `write` every FLUSH_INTERVAL_SECONDS (and at
+exit), instead of a `write` system call per request. The buffer is bounded: when the output
+stalls, lines beyond MAX_PENDING_BYTES are dropped and counted, and the count is logged once
+the output moves again. Its lines have the same schema as every other record's.
 """
 
+import atexit
 import json
 import logging
 import re
 import sys
+import threading
+import time
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -49,14 +59,18 @@ _second_cache: tuple[int, str] = (-1, "")
 
 
 def _utc_timestamp(record: logging.LogRecord) -> str:
+    return _utc_timestamp_at(record.created)
+
+
+def _utc_timestamp_at(created: float) -> str:
     """`2025-01-31T12:00:00.123Z`; the part up to the second is formatted once per second."""
     global _second_cache
-    second = int(record.created)
+    second = int(created)
     cached_second, prefix = _second_cache
     if second != cached_second:
         prefix = datetime.fromtimestamp(second, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
         _second_cache = (second, prefix)
-    milliseconds = int((record.created - second) * 1000)
+    milliseconds = int((created - second) * 1000)
     return f"{prefix}.{milliseconds:03d}Z"
 
 
@@ -127,6 +141,193 @@ class ConsoleFormatter(logging.Formatter):
         return redact(line)
 
 
+ACCESS_LOGGER = "sbs.access"
+FLUSH_INTERVAL_SECONDS = 0.2
+MAX_PENDING_BYTES = 8 * 1024 * 1024
+
+_access_logger = logging.getLogger(ACCESS_LOGGER)
+
+
+def _access_document(
+    created: float, level: int, message: str, fields: dict[str, Any]
+) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "time": _utc_timestamp_at(created),
+        "level": logging.getLevelName(level),
+        "logger": ACCESS_LOGGER,
+        "message": message,
+    }
+    document.update(fields)
+    span = trace.get_current_span().get_span_context()
+    if span.is_valid:
+        document["trace_id"] = format(span.trace_id, "032x")
+        document["span_id"] = format(span.span_id, "016x")
+    return document
+
+
+def _json_value(value: Any) -> str:
+    """What _JSON_ENCODER writes for `value`; the access line's scalar types are done inline."""
+    kind = type(value)
+    if kind is str:
+        return _json_string(value)
+    if kind is int:
+        return int.__repr__(value)
+    if kind is float and -_INFINITY < value < _INFINITY:  # NaN and infinities: the encoder
+        return float.__repr__(value)
+    if value is None:
+        return "null"
+    return _JSON_ENCODER.encode(value)
+
+
+# One JSON object written by hand instead of through JSONEncoder.encode: for a flat object of
+# strings and numbers the result is the same text at about half the cost (≈ 2 µs a line).
+_json_string = json.encoder.encode_basestring  # the C function
+_json_keys: dict[str, str] = {}
+_INFINITY = float("inf")
+
+
+def format_access_json(created: float, level: int, message: str, fields: dict[str, Any]) -> str:
+    """The access line as JsonFormatter would write it (same keys, same order, same text)."""
+    parts = [
+        '{"time": "',
+        _utc_timestamp_at(created),
+        '", "level": "',
+        logging.getLevelName(level),
+        '", "logger": "sbs.access", "message": ',
+        _json_string(message),
+    ]
+    for key, value in fields.items():
+        encoded_key = _json_keys.get(key)
+        if encoded_key is None:
+            encoded_key = _json_keys[key] = f", {_json_string(key)}: "
+        parts.append(encoded_key)
+        parts.append(_json_value(value))
+    span = trace.get_current_span().get_span_context()
+    if span.is_valid:
+        parts.append(f', "trace_id": "{span.trace_id:032x}", "span_id": "{span.span_id:016x}"')
+    parts.append("}")
+    return redact("".join(parts))
+
+
+def format_access_console(created: float, level: int, message: str, fields: dict[str, Any]) -> str:
+    """The access line as ConsoleFormatter would write it."""
+    document = _access_document(created, level, message, fields)
+    line = (
+        f"{document.pop('time')} {document.pop('level'):<8} {document.pop('logger')}: "
+        f"{escape_controls(document.pop('message'))}"
+    )
+    if document:
+        line += " " + " ".join(
+            f"{key}={escape_controls(str(value))}" for key, value in document.items()
+        )
+    return redact(line)
+
+
+class AccessLogWriter:
+    """A bounded in-memory buffer of access lines, written out in batches by a thread.
+
+    `write` only appends under a lock (well under a microsecond); the thread writes what
+    has gathered every `interval` seconds with one `write` on the stream `sys.stdout` is at
+    that moment, and `flush` does the same at once (at exit and from tests). A stalled
+    output never blocks the event loop and never holds more than `max_pending_bytes`.
+    """
+
+    def __init__(
+        self,
+        interval: float = FLUSH_INTERVAL_SECONDS,
+        max_pending_bytes: int = MAX_PENDING_BYTES,
+    ) -> None:
+        self.interval = interval
+        self.max_pending_bytes = max_pending_bytes
+        self._lock = threading.Lock()  # guards the buffer; held only to append or swap
+        self._flush_lock = threading.Lock()  # one writer at a time, in order
+        self._pending: list[str] = []
+        self._pending_bytes = 0
+        self._dropped = 0
+        self.dropped_total = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def pending_bytes(self) -> int:
+        return self._pending_bytes
+
+    def write(self, line: str) -> None:
+        """Queue one line (its newline included); dropped and counted when the buffer is full."""
+        with self._lock:
+            size = self._pending_bytes + len(line)
+            if size > self.max_pending_bytes:
+                self._dropped += 1
+                return
+            self._pending.append(line)
+            self._pending_bytes = size
+
+    def flush(self) -> None:
+        """Write everything queued so far, then report lines dropped since the last flush."""
+        with self._flush_lock:
+            with self._lock:
+                batch, self._pending, self._pending_bytes = self._pending, [], 0
+                dropped, self._dropped = self._dropped, 0
+            if batch:
+                stream = sys.stdout
+                stream.write("".join(batch))
+                stream.flush()
+            if dropped:
+                self.dropped_total += dropped
+                _access_logger.warning(
+                    "%d access log lines dropped: the log output was stalled",
+                    dropped,
+                    extra={"dropped_lines": dropped},
+                )
+
+    def start(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="access-log-writer", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread and write what is left (idempotent)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        self.flush()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.flush()
+            except Exception:  # a broken stream must not kill the writer for good
+                logging.getLogger("sbs.logging").exception("writing access log lines failed")
+
+
+_access_writer: AccessLogWriter | None = None
+_access_formatter = format_access_json
+
+
+def write_access_line(level: int, message: str, fields: dict[str, Any]) -> None:
+    """One access line at `level`, through the buffered writer once logging is configured."""
+    if not _access_logger.isEnabledFor(level):
+        return
+    writer = _access_writer
+    if writer is None:  # logging not configured by us: the logging module's own path
+        _access_logger.log(level, message, extra=fields)
+        return
+    writer.write(_access_formatter(time.time(), level, message, fields) + "\n")
+
+
+def flush_access_log() -> None:
+    """Write the queued access lines now (shutdown, tests)."""
+    if _access_writer is not None:
+        _access_writer.flush()
+
+
+def _stop_access_writer() -> None:
+    if _access_writer is not None:
+        _access_writer.stop()
+
+
 class _StdoutHandler(logging.StreamHandler[TextIO]):
     """Writes to whatever `sys.stdout` is at emit time (test capture swaps it)."""
 
@@ -163,6 +364,15 @@ def configure_logging(level: str, log_format: str) -> None:
     handler.setFormatter(JsonFormatter() if log_format == "json" else ConsoleFormatter())
     root.addHandler(handler)
     root.setLevel(level_name)
+
+    global _access_writer, _access_formatter
+    _access_formatter = format_access_json if log_format == "json" else format_access_console
+    if _access_writer is None:
+        _access_writer = AccessLogWriter()
+        atexit.register(_stop_access_writer)
+    else:
+        _access_writer.flush()  # lines queued under the previous configuration go out first
+    _access_writer.start()
 
     for name in _UVICORN_LOGGERS:
         uvicorn_logger = logging.getLogger(name)

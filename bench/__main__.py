@@ -45,8 +45,18 @@ def run_suite(details: dict[str, Any]) -> list[Result]:
     try:
         print("== 6. start-up (devstack.stack.up)", flush=True)
         results += startup.measure(config, details)
-        with bare_server("fastapi", log_dir) as fastapi, bare_server("starlette", log_dir) as star:
-            baselines = {"fastapi": fastapi, "starlette": star}
+        with (
+            bare_server("fastapi", log_dir) as fastapi,
+            bare_server("starlette", log_dir) as star,
+            bare_server("peer-instrumentator", log_dir) as instrumentator,
+            bare_server("peer-otel", log_dir) as otel,
+        ):
+            baselines = {
+                "fastapi": fastapi,
+                "starlette": star,
+                "peer-instrumentator": instrumentator,
+                "peer-otel": otel,
+            }
             results += asyncio.run(
                 measure_running_stack(config, baselines, details),
                 loop_factory=uvloop.new_event_loop,

@@ -1,10 +1,19 @@
-"""The baselines: a bare FastAPI app and a raw Starlette app with the platform's two cheap routes.
+"""The baselines, each with the platform's two cheap routes: a bare FastAPI app, a raw
+Starlette app, and what a team would assemble from libraries instead of the platform's
+telemetry (request id, request metrics on /metrics, one JSON access line per request):
 
-`python -m bench.bare_apps fastapi|starlette PORT` serves one on loopback with the same
-uvicorn settings as `run_api.py` (one process, auto loop/http: uvloop + httptools when installed).
+- `peer-instrumentator`: asgi-correlation-id + prometheus-fastapi-instrumentator + uvicorn's
+  access log as JSON through python-json-logger;
+- `peer-otel`: asgi-correlation-id + opentelemetry-instrumentation-fastapi with a Prometheus
+  reader + the same JSON access log.
+
+`python -m bench.bare_apps KIND PORT` serves one on loopback with the same uvicorn settings as
+the platform (one process, auto loop/http: uvloop + httptools when installed). The peers'
+libraries are benchmark-only (requirements-dev.txt); they are imported only when served.
 """
 
 import sys
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -47,18 +56,81 @@ def create_starlette_app() -> Starlette:
     )
 
 
-FACTORIES = {"fastapi": create_fastapi_app, "starlette": create_starlette_app}
+def create_instrumentator_peer() -> FastAPI:
+    from asgi_correlation_id import CorrelationIdMiddleware
+    from prometheus_fastapi_instrumentator import Instrumentator
+
+    app = create_fastapi_app()
+    Instrumentator().instrument(app).expose(app)
+    app.add_middleware(CorrelationIdMiddleware)
+    return app
+
+
+def create_otel_peer() -> FastAPI:
+    from asgi_correlation_id import CorrelationIdMiddleware
+    from opentelemetry import metrics
+    from opentelemetry.exporter.prometheus import PrometheusMetricReader
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+    from opentelemetry.sdk.metrics import MeterProvider
+    from prometheus_client import make_asgi_app
+
+    provider = MeterProvider(metric_readers=[PrometheusMetricReader()])
+    metrics.set_meter_provider(provider)
+    app = create_fastapi_app()
+    FastAPIInstrumentor.instrument_app(app, meter_provider=provider)
+    app.add_middleware(CorrelationIdMiddleware)
+    app.mount("/metrics", make_asgi_app())
+    return app
+
+
+FACTORIES = {
+    "fastapi": create_fastapi_app,
+    "starlette": create_starlette_app,
+    "peer-instrumentator": create_instrumentator_peer,
+    "peer-otel": create_otel_peer,
+}
+PEERS = ("peer-instrumentator", "peer-otel")
+
+
+def json_access_log_config() -> dict[str, Any]:
+    """uvicorn's access log as one JSON object per request on stdout (python-json-logger),
+    with the request id from asgi-correlation-id: what a team would configure."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"correlation_id": {"()": "asgi_correlation_id.CorrelationIdFilter"}},
+        "formatters": {
+            "json": {
+                "()": "pythonjsonlogger.json.JsonFormatter",
+                "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(correlation_id)s",
+                "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            }
+        },
+        "handlers": {
+            "stdout": {
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stdout",
+                "formatter": "json",
+                "filters": ["correlation_id"],
+            }
+        },
+        "loggers": {
+            "uvicorn": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
+            "uvicorn.access": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
+        },
+    }
 
 
 def serve(kind: str, host: str, port: int) -> None:
-    """Mirror of run_api.serve: the uvicorn arguments must stay the same for a fair comparison."""
+    """Mirror of app.api.server.serve's uvicorn arguments, for a fair comparison."""
+    peer = kind in PEERS
     uvicorn.run(
         f"bench.bare_apps:{FACTORIES[kind].__name__}",
         factory=True,
         host=host,
         port=port,
-        log_config=None,
-        access_log=False,
+        log_config=json_access_log_config() if peer else None,
+        access_log=peer,
         proxy_headers=True,
         timeout_graceful_shutdown=10,
     )

@@ -1,8 +1,9 @@
-"""Section 2: per-request cost of the telemetry middleware (bench_middleware.run, in process)."""
+"""Section 2: per-request cost of the telemetry middleware (bench_middleware.run, in process),
+with the layer-by-layer cost of a trivial route (app_floor) and the logging libraries compared."""
 
 from typing import Any
 
-from bench import bench_middleware
+from bench import app_floor, bench_middleware, logging_libraries
 from bench.report import Result
 
 ROUNDS = 10
@@ -12,6 +13,10 @@ def measure(details: dict[str, Any]) -> list[Result]:
     figures = bench_middleware.run(rounds=ROUNDS)
     details["middleware"] = figures
     print(f"  middleware {figures}", flush=True)
+    details["app_floor"] = app_floor.run()
+    print(f"  app floor {details['app_floor']['cpu_us_per_request']}", flush=True)
+    details["logging_libraries_cpu_us_per_line"] = logging_libraries.run()
+    print(f"  logging {details['logging_libraries_cpu_us_per_line']}", flush=True)
     return [
         Result(
             section="2",

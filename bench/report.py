@@ -159,7 +159,7 @@ def write_json(results: list[Result], info: dict[str, Any], details: dict[str, A
 
 
 def write_markdown(results: list[Result], info: dict[str, Any], details: dict[str, Any]) -> Path:
-    from bench.notes import METHOD, WHEN_MISSED
+    from bench.notes import METHOD, WHEN_MISSED, breakdown
 
     load = info["load_average_1m"]
     parts = [
@@ -185,6 +185,7 @@ def write_markdown(results: list[Result], info: dict[str, Any], details: dict[st
             "pessimistic; ratios from alternated rounds hold up better.",
             "",
         ]
+    parts += ["## Where the microseconds of a trivial route go", "", breakdown(details), ""]
     missed = sorted({r.section for r in results if not r.passed})
     if missed:
         parts += ["## Where a goal is missed, and why", ""]

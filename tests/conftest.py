@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from app.logging_setup import flush_access_log
 from devstack.config import StackConfig
 from devstack.stack import down, up
 
@@ -47,3 +48,10 @@ def api(stack: StackConfig) -> Iterator[httpx.Client]:
 @pytest.fixture(scope="session")
 def auth(stack: StackConfig) -> dict[str, str]:
     return {"Authorization": f"Bearer {stack.api_token}"}
+
+
+@pytest.fixture(autouse=True)
+def _access_lines_stay_with_their_test() -> Iterator[None]:
+    """Access lines are written in batches: flush a test's own before the next test's capture."""
+    yield
+    flush_access_log()

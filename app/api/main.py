@@ -63,12 +63,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="Health, settings and integration demos of the SBS Platform.",
         lifespan=lifespan,
+        # FastAPI's own OpenTelemetry switches itself on when a global provider exists and
+        # checks for one on every request; the platform's telemetry and tracing are its own.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.readiness = readiness
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_request_body_bytes)
     for router in ROUTERS:
-        app.include_router(router)
+        # The routes go straight into the app's table (their prefix, tags and dependencies are
+        # already on each route): FastAPI matches an included router as a nested table, one
+        # more matching pass per request for every router ahead of the one that matches.
+        app.router.routes.extend(router.routes)
     configure_telemetry(app, settings.otel_service_name)
     instrument_app(app, settings.otel_service_name)  # only when OTEL_* variables ask for traces
     return app

@@ -13,11 +13,17 @@ import httpx
 import pytest
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import StreamingResponse
-from prometheus_client import REGISTRY
+from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from app.logging_setup import configure_logging
-from app.telemetry import DURATION_BUCKETS_SECONDS, UNMATCHED_ROUTE, configure_telemetry
+from app.logging_setup import configure_logging, flush_access_log
+from app.telemetry import (
+    DURATION_BUCKETS_SECONDS,
+    DURATION_FAMILY,
+    UNMATCHED_ROUTE,
+    _process_http_metrics,
+    configure_telemetry,
+)
 
 REQUESTS = "http_server_requests_total"
 DURATION_COUNT = "http_server_request_duration_seconds_count"
@@ -82,6 +88,7 @@ def json_logs(capsys: pytest.CaptureFixture[str]) -> Iterator[pytest.CaptureFixt
     root = logging.getLogger()
     saved = (list(root.handlers), root.level)
     configure_logging("INFO", "json")
+    flush_access_log()
     capsys.readouterr()
     yield capsys
     root.handlers[:] = saved[0]
@@ -257,6 +264,7 @@ async def test_one_access_log_line_per_request(
 ) -> None:
     await client.get("/items/42?secret=1", headers={"X-Request-ID": "log-check"})
     await client.get("/explode")
+    flush_access_log()
 
     lines = [json.loads(line) for line in json_logs.readouterr().out.splitlines() if line]
     access = [line for line in lines if line["logger"] == "sbs.access"]
@@ -317,3 +325,40 @@ async def test_non_http_scopes_pass_through_untouched() -> None:
     scope = {"type": "lifespan", "asgi": {"version": "3.0"}}
     await telemetry(scope, receive, send)
     assert calls == [(scope, receive, send)]
+
+
+# What OpenTelemetry's Prometheus exporter wrote for one 5 ms request before the histogram
+# was aggregated by the platform (captured from opentelemetry-exporter-prometheus): the
+# exposition must stay byte-for-byte the same. 5 ms is a bucket bound: bounds are inclusive.
+OTEL_EXPORTER_HISTOGRAM = """\
+# HELP http_server_request_duration_seconds Duration of HTTP server requests.
+# TYPE http_server_request_duration_seconds histogram
+""" + "".join(
+    f'http_server_request_duration_seconds_bucket{{http_request_method="GET",'
+    f'http_response_status_code="200",http_route="/golden",le="{le}"}} {count}\n'
+    for le, count in [
+        ("0.005", "1.0"), ("0.01", "1.0"), ("0.025", "1.0"), ("0.05", "1.0"),
+        ("0.075", "1.0"), ("0.1", "1.0"), ("0.25", "1.0"), ("0.5", "1.0"), ("0.75", "1.0"),
+        ("1.0", "1.0"), ("2.5", "1.0"), ("5.0", "1.0"), ("7.5", "1.0"), ("10.0", "1.0"),
+        ("+Inf", "1.0"),
+    ]
+) + (
+    'http_server_request_duration_seconds_count{http_request_method="GET",'
+    'http_response_status_code="200",http_route="/golden"} 1.0\n'
+    'http_server_request_duration_seconds_sum{http_request_method="GET",'
+    'http_response_status_code="200",http_route="/golden"} 0.005\n'
+)  # fmt: skip
+
+
+def test_duration_exposition_is_the_opentelemetry_exporters() -> None:
+    metrics = _process_http_metrics("sbs-api-test")
+    metrics.started("GET")
+    metrics.finished("GET", "/golden", 200, 0.005)
+    text = generate_latest(REGISTRY).decode()
+    header = f"# HELP {DURATION_FAMILY} "
+    family = text[text.index(header) :].split("\n# HELP ", 1)[0] + "\n"
+    golden = [line for line in family.splitlines(keepends=True) if line.startswith("# ")]
+    golden += [line for line in family.splitlines(keepends=True) if "/golden" in line]
+    assert "".join(golden) == OTEL_EXPORTER_HISTOGRAM
+    golden_requests = request_labels("GET", "/golden", 200)
+    assert scrape_text(text)[(REQUESTS, golden_requests)] == 1

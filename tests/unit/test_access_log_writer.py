@@ -1,0 +1,226 @@
+"""Proves the buffered access-line path: lines keep the JSON/console schema of every other
+record, reach the output within the flush interval without an explicit flush, none is lost
+across 100,000 requests and a clean stop, and a stalled output bounds the buffer (lines
+beyond it are dropped, counted and reported) without blocking the writers."""
+
+import contextlib
+import io
+import json
+import logging
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from app import logging_setup
+from app.logging_setup import (
+    AccessLogWriter,
+    JsonFormatter,
+    configure_logging,
+    flush_access_log,
+    format_access_console,
+    format_access_json,
+    write_access_line,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+FIELDS = {
+    "request_id": "r-1",
+    "method": "GET",
+    "route": "/items/{item_id}",
+    "path": "/items/1",
+    "status": 200,
+    "duration_ms": 0.123,
+    "client": "127.0.0.1",
+}
+
+
+class StallingStream(io.StringIO):
+    """A stdout whose writes block until `release` is set, like a log on a stalled disk."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self.entered = threading.Event()
+
+    def write(self, text: str) -> int:
+        self.entered.set()
+        if not self.release.wait(timeout=30):
+            raise TimeoutError("the test never released the stream")
+        return super().write(text)
+
+
+# Each test swaps sys.stdout in its own body: pytest sets its capture after fixtures run.
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        FIELDS,
+        {**FIELDS, "path": '/é/"quoted"\n\x01\u2028', "client": None, "error": "unhandled"},
+        {**FIELDS, "duration_ms": 1e-07, "status": 500, "flag": True, "items": [1, "a"]},
+        {**FIELDS, "duration_ms": float("nan"), "other": {"nested": 1.5}},
+    ],
+)
+def test_json_access_line_is_the_json_formatters_text(fields: dict[str, object]) -> None:
+    message = f"GET {fields['path']} 200 0.1ms"
+    record = logging.LogRecord("sbs.access", logging.INFO, __file__, 0, message, (), None)
+    record.__dict__.update(fields)
+    expected = JsonFormatter().format(record)
+    assert format_access_json(record.created, logging.INFO, message, fields) == expected
+
+
+def test_console_access_line_is_readable_and_escaped() -> None:
+    fields = {**FIELDS, "path": "/x\n2026 forged"}
+    line = format_access_console(time.time(), logging.ERROR, "GET /x\nforged", fields)
+    assert "\n" not in line
+    assert " ERROR    sbs.access: GET /x\\nforged request_id=r-1 method=GET" in line
+    assert "path=/x\\n2026 forged" in line
+
+
+def test_access_lines_are_redacted() -> None:
+    line = format_access_json(time.time(), logging.INFO, "m", {"path": "/a/redis://u:pw@h"})
+    assert "pw" not in line
+    assert "redis://***@h" in line
+
+
+def test_lines_reach_the_output_within_the_interval_without_a_flush() -> None:
+    writer = AccessLogWriter(interval=0.05)
+    with contextlib.redirect_stdout(io.StringIO()) as stdout:
+        writer.start()
+        writer.write("one line\n")
+        deadline = time.monotonic() + 5
+        while "one line" not in stdout.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert stdout.getvalue() == "one line\n"
+        writer.stop()
+
+
+def test_stop_writes_everything_queued() -> None:
+    writer = AccessLogWriter(interval=60)  # the thread never gets to it: only stop does
+    with contextlib.redirect_stdout(io.StringIO()) as stdout:
+        writer.start()
+        for number in range(1000):
+            writer.write(f"{number}\n")
+        assert stdout.getvalue() == ""
+        writer.stop()
+    assert stdout.getvalue().splitlines() == [str(number) for number in range(1000)]
+
+
+def test_a_stalled_output_bounds_the_buffer_and_reports_the_drop(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    stream = StallingStream()
+    with contextlib.redirect_stdout(stream):
+        _stall_and_release(stream, caplog)
+
+
+def _stall_and_release(stream: StallingStream, caplog: pytest.LogCaptureFixture) -> None:
+    line = "x" * 99 + "\n"
+    writer = AccessLogWriter(interval=0.01, max_pending_bytes=100 * len(line))
+    writer.start()
+    writer.write(line)
+    assert stream.entered.wait(timeout=5)  # the thread is now stuck inside write()
+    writers_done = threading.Event()
+
+    def write_many() -> None:
+        for _ in range(10_000):
+            writer.write(line)
+        writers_done.set()
+
+    producer = threading.Thread(target=write_many)
+    producer.start()
+    # A stalled output must not block the request path: all 10,000 calls return.
+    assert writers_done.wait(timeout=10)
+    assert writer.pending_bytes <= writer.max_pending_bytes
+    stream.release.set()
+    producer.join()
+    writer.stop()
+    written = stream.getvalue().splitlines()
+    kept = [text for text in written if text == line.strip()]
+    assert len(kept) == 1 + 100  # the line being written, then the full buffer
+    assert writer.dropped_total == 10_000 - 100
+    reports = [record for record in caplog.records if record.name == "sbs.access"]
+    assert [record.__dict__["dropped_lines"] for record in reports] == [10_000 - 100]
+    assert reports[0].levelno == logging.WARNING
+
+
+def test_write_access_line_respects_the_access_logger_level(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    try:
+        configure_logging("WARNING", "json")
+        flush_access_log()
+        capsys.readouterr()
+        write_access_line(logging.INFO, "GET / 200", FIELDS)
+        write_access_line(logging.ERROR, "GET / 500", {**FIELDS, "status": 500})
+        flush_access_log()
+        lines = [json.loads(text) for text in capsys.readouterr().out.splitlines()]
+        assert [line["status"] for line in lines] == [500]
+        assert lines[0]["level"] == "ERROR"
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+        assert logging_setup._access_writer is not None
+
+
+def test_no_access_line_lost_across_100000_requests_and_a_clean_stop() -> None:
+    """A real process: the telemetry middleware, 100,000 requests, then the API's own exit."""
+    script = textwrap.dedent(
+        """
+        import asyncio
+        from fastapi import FastAPI
+        from app.logging_setup import configure_logging
+        from app.process_exit import exit_without_finalizing
+        from app.telemetry import configure_telemetry
+
+        configure_logging("INFO", "json")
+        app = FastAPI()
+
+        @app.get("/n/{number}")
+        async def number(number: int) -> dict[str, int]:
+            return {"number": number}
+
+        configure_telemetry(app, "sbs-test")
+
+        async def receive():
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message):
+            pass
+
+        async def main():
+            for n in range(100_000):
+                path = f"/n/{n}"
+                scope = {"type": "http", "method": "GET", "path": path, "raw_path": path.encode(),
+                         "root_path": "", "query_string": b"", "headers": [],
+                         "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80),
+                         "scheme": "http", "http_version": "1.1", "asgi": {"version": "3.0"}}
+                await app(scope, receive, send)
+
+        asyncio.run(main())
+        exit_without_finalizing(0)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    paths = [
+        json.loads(line)["path"]
+        for line in result.stdout.splitlines()
+        if '"logger": "sbs.access"' in line
+    ]
+    assert len(paths) == 100_000
+    assert paths == [f"/n/{n}" for n in range(100_000)]
