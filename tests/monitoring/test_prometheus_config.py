@@ -39,6 +39,7 @@ REQUIRED_ALERTS = {
     "SbsExporterDown",
     "SbsApiSeesDependencyDown",
     "SbsWorkersNotPolling",
+    "SbsWorkerPollersNotSeen",
     "SbsApiErrorBudgetFastBurn",
     "SbsApiErrorBudgetSlowBurn",
     "SbsApiLatencyBudgetFastBurn",
