@@ -184,3 +184,5 @@ def test_worker_exports_the_metrics_the_dashboard_uses(stack: StackConfig, traff
     assert used, "the dashboard uses no worker metric"
     missing = {name for name in used if name not in exported and not name.endswith("_failed")}
     assert not missing, f"not exported by the worker: {missing}"
+    # The worker's own gauge that SbsWorkerPollersNotSeen selects.
+    assert re.search(r'^sbs_worker_pollers\{[^}]*task_type="activity"', exposition, re.M)
