@@ -367,9 +367,8 @@ def check_dockerfile(root: Path) -> Problems:
 # ---- Helm ---------------------------------------------------------------------------------------
 
 
-def render_chart(chart_dir: Path, values: dict[str, Any]) -> list[Doc]:
-    with helm.Chart.load(chart_dir) as chart:
-        manifests = chart.render(values, name=RELEASE, namespace=NAMESPACE)
+def docs_of(manifests: dict[str, str]) -> list[Doc]:
+    """The documents of rendered manifests, NOTES.txt left out."""
     return [
         doc
         for path, text in sorted(manifests.items())
@@ -377,6 +376,11 @@ def render_chart(chart_dir: Path, values: dict[str, Any]) -> list[Doc]:
         for doc in yaml.safe_load_all(text)
         if doc
     ]
+
+
+def render_chart(chart_dir: Path, values: dict[str, Any]) -> list[Doc]:
+    with helm.Chart.load(chart_dir) as chart:
+        return docs_of(chart.render(values, name=RELEASE, namespace=NAMESPACE))
 
 
 def pod_spec(doc: Doc) -> Doc | None:

@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from helm_python import chart as helm
 from helm_python.errors import HelmRenderError
 
 from app.api.main import create_app
+from tests.deploy.artifact_checks import docs_of
 from tests.deploy.test_helm import (
     CHART,
     GOOD_PASSWORD,
@@ -54,16 +54,6 @@ def app_paths() -> set[str]:
 @pytest.fixture(scope="module")
 def default_docs() -> list[Doc]:
     return render({})
-
-
-def docs_of(manifests: dict[str, str]) -> list[Doc]:
-    return [
-        doc
-        for path, text in sorted(manifests.items())
-        if not path.endswith("NOTES.txt")
-        for doc in yaml.safe_load_all(text)
-        if doc
-    ]
 
 
 def config_map(docs: list[Doc]) -> dict[str, str]:

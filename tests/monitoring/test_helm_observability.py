@@ -14,6 +14,8 @@ from helm_python import chart as helm
 from helm_python.errors import HelmValuesError
 from monitoring_files import ALERTMANAGER_CONFIG, ROOT, RULE_FILES
 
+from tests.deploy.artifact_checks import render_chart
+
 CHART = ROOT / "deploy" / "helm" / "sbs"
 CHART_RULES = CHART / "files" / "prometheus-rules"
 RELEASE = NAMESPACE = "sbs"
@@ -25,15 +27,7 @@ Doc = dict[str, Any]
 
 
 def render(values: dict[str, Any]) -> list[Doc]:
-    with helm.Chart.load(CHART) as chart:
-        manifests = chart.render(values, name=RELEASE, namespace=NAMESPACE)
-    return [
-        doc
-        for path, text in sorted(manifests.items())
-        if not path.endswith("NOTES.txt")
-        for doc in yaml.safe_load_all(text)
-        if doc
-    ]
+    return render_chart(CHART, values)
 
 
 def only(docs: list[Doc], kind: str) -> Doc:
