@@ -34,6 +34,8 @@ TASK_TYPES = {
 # its last access time can be that old while it is perfectly healthy.
 POLLER_FRESH_SECONDS = 90.0
 CHECK_INTERVAL_SECONDS = 5.0
+# While not ready (starting, or after an outage) ask more often, so readiness follows quickly.
+RECHECK_SECONDS = 1.0
 CHECK_TIMEOUT_SECONDS = 3.0
 # A verdict older than this (the loop is stuck) counts as not ready.
 VERDICT_MAX_AGE_SECONDS = 3 * CHECK_INTERVAL_SECONDS
@@ -104,7 +106,7 @@ class PollerReadiness:
         return ready
 
     async def run(self) -> None:
-        """Check every CHECK_INTERVAL_SECONDS until cancelled."""
+        """Check every CHECK_INTERVAL_SECONDS (RECHECK_SECONDS while not ready) until cancelled."""
         while True:
-            await self.check()
-            await asyncio.sleep(CHECK_INTERVAL_SECONDS)
+            ready = await self.check()
+            await asyncio.sleep(CHECK_INTERVAL_SECONDS if ready else RECHECK_SECONDS)
