@@ -11,10 +11,8 @@ thread. The access line is written to /dev/null through the platform's buffered 
 """
 
 import asyncio
-import contextlib
 import gc
 import logging
-import os
 import statistics
 import sys
 import time
@@ -26,9 +24,9 @@ from fastapi import FastAPI
 from app.api.main import create_app
 from app.api.state import Services
 from app.config import Settings
-from app.logging_setup import configure_logging, flush_access_log
 from app.telemetry import configure_telemetry
 from bench.bare_apps import create_fastapi_app
+from bench.bench_middleware import json_logging_to_devnull
 
 ENDPOINTS = ("/version", "/health/live")
 REQUESTS_PER_ROUND = 2000
@@ -118,16 +116,8 @@ async def _measure(rounds: int, requests: int) -> dict[str, dict[str, list[float
 
 def run(rounds: int = 7, requests_per_round: int = REQUESTS_PER_ROUND) -> dict[str, Any]:
     """Median CPU µs per request of each rung, per endpoint."""
-    root = logging.getLogger()
-    saved = (list(root.handlers), root.level)
-    try:
-        with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
-            configure_logging("INFO", "json")
-            samples = asyncio.run(_measure(rounds, requests_per_round))
-            flush_access_log()
-    finally:
-        root.handlers[:] = saved[0]
-        root.setLevel(saved[1])
+    with json_logging_to_devnull():
+        samples = asyncio.run(_measure(rounds, requests_per_round))
     return {
         "rounds": rounds,
         "requests_per_round": requests_per_round,

@@ -21,7 +21,7 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import MutableMapping
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -121,18 +121,26 @@ async def _measure(rounds: int, requests: int) -> dict[str, list[tuple[float, fl
     return samples
 
 
-def run(rounds: int = 10, requests_per_round: int = REQUESTS_PER_ROUND) -> dict[str, Any]:
-    """Median CPU microseconds per request of each variant and the overheads over bare."""
+@contextlib.contextmanager
+def json_logging_to_devnull() -> Iterator[None]:
+    """The platform's JSON logging as `make up` has it, written to /dev/null; the root logger's
+    handlers and level are put back afterwards, and queued access lines are flushed."""
     root = logging.getLogger()
     saved = (list(root.handlers), root.level)
     try:
         with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
             configure_logging("INFO", "json")
-            samples = asyncio.run(_measure(rounds, requests_per_round))
-            flush_access_log()  # the queued lines go to /dev/null too
+            yield
+            flush_access_log()
     finally:
         root.handlers[:] = saved[0]
         root.setLevel(saved[1])
+
+
+def run(rounds: int = 10, requests_per_round: int = REQUESTS_PER_ROUND) -> dict[str, Any]:
+    """Median CPU microseconds per request of each variant and the overheads over bare."""
+    with json_logging_to_devnull():
+        samples = asyncio.run(_measure(rounds, requests_per_round))
     cpu = {name: statistics.median(c for c, _ in values) for name, values in samples.items()}
     wall = {name: statistics.median(w for _, w in values) for name, values in samples.items()}
     overhead = cpu["instrumented"] - cpu["bare"]

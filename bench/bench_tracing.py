@@ -13,9 +13,6 @@ Rounds alternate and swap order; results are medians of thread CPU time per requ
 """
 
 import asyncio
-import contextlib
-import logging
-import os
 import statistics
 import sys
 from collections.abc import Sequence
@@ -32,8 +29,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, Spa
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON, TraceIdRatioBased
 
 from app import tracing
-from app.logging_setup import configure_logging
-from bench.bench_middleware import _time_requests, build_app
+from bench.bench_middleware import _time_requests, build_app, json_logging_to_devnull
 
 REQUESTS_PER_ROUND = 2000
 
@@ -77,15 +73,8 @@ async def _measure(rounds: int, requests: int) -> dict[str, list[float]]:
 def run(rounds: int = 10, requests_per_round: int = REQUESTS_PER_ROUND) -> dict[str, Any]:
     if tracing.tracing_requested():
         raise SystemExit("unset the OTEL_* trace variables: 'off' must measure the default path")
-    root = logging.getLogger()
-    saved = (list(root.handlers), root.level)
-    try:
-        with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
-            configure_logging("INFO", "json")
-            samples = asyncio.run(_measure(rounds, requests_per_round))
-    finally:
-        root.handlers[:] = saved[0]
-        root.setLevel(saved[1])
+    with json_logging_to_devnull():
+        samples = asyncio.run(_measure(rounds, requests_per_round))
     cpu = {name: statistics.median(values) for name, values in samples.items()}
     return {
         "rounds": rounds,
