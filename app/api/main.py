@@ -14,6 +14,7 @@ from app.api.readiness import Readiness
 from app.api.routes import ROUTERS
 from app.api.state import Services
 from app.config import Settings, get_settings
+from app.gc_freeze import freeze_startup_objects
 from app.telemetry import configure_telemetry
 from app.tracing import instrument_app
 
@@ -29,8 +30,9 @@ async def warm_up(services: Services, readiness: Readiness) -> None:
     for name, result in report.checks.items():
         if result["status"] == "up":
             logger.info("dependency %s is up", name, extra={"latency_ms": result["latency_ms"]})
+    frozen = freeze_startup_objects()
     readiness.started()
-    logger.info("api ready")
+    logger.info("api ready", extra={"gc_frozen_objects": frozen})
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
