@@ -1,6 +1,7 @@
 """Per-request cost of tracing, measured in process like bench_middleware (no network).
 
-Three apps with the platform's telemetry middleware, driven by direct ASGI calls:
+Four apps with the platform's telemetry middleware, driven by direct ASGI calls:
+- "none": the app without the tracing hook at all, the reference for "off",
 - "off": what every process runs when no OTEL_* variable asks for traces (app.tracing installs
   nothing; the same app as bench_middleware's instrumented one),
 - "on": FastAPI server spans, always sampled, through a BatchSpanProcessor to an exporter that
@@ -49,21 +50,29 @@ def traced_app(sampler: Any) -> tuple[FastAPI, TracerProvider]:
     return app, provider
 
 
+async def _alternate(
+    apps: dict[str, FastAPI], rounds: int, requests: int, samples: dict[str, list[float]]
+) -> None:
+    for app in apps.values():  # warm-up
+        await _time_requests(app, requests // 4)
+    for round_number in range(rounds):
+        order = list(apps) if round_number % 2 == 0 else list(reversed(apps))
+        for name in order:
+            cpu, _wall = await _time_requests(apps[name], requests)
+            samples.setdefault(name, []).append(cpu)
+
+
 async def _measure(rounds: int, requests: int) -> dict[str, list[float]]:
+    samples: dict[str, list[float]] = {}
     off = build_app(instrumented=True)
     tracing.instrument_app(off, "sbs-bench")  # the real hook: a no-op without OTEL_* variables
+    # "none" against "off" first, before any span processor thread exists to share the GIL.
+    await _alternate({"none": build_app(instrumented=True), "off": off}, rounds, requests, samples)
     on, on_provider = traced_app(ALWAYS_ON)
     sampled_out, out_provider = traced_app(TraceIdRatioBased(0.0))
-    apps = {"off": off, "on": on, "on_sampled_out": sampled_out}
-    samples: dict[str, list[float]] = {name: [] for name in apps}
     try:
-        for app in apps.values():  # warm-up
-            await _time_requests(app, requests // 4)
-        for round_number in range(rounds):
-            order = list(apps) if round_number % 2 == 0 else list(reversed(apps))
-            for name in order:
-                cpu, _wall = await _time_requests(apps[name], requests)
-                samples[name].append(cpu)
+        traced = {"off_beside_traced": off, "on": on, "on_sampled_out": sampled_out}
+        await _alternate(traced, rounds, requests, samples)
     finally:
         on_provider.shutdown()
         out_provider.shutdown()
@@ -79,11 +88,15 @@ def run(rounds: int = 10, requests_per_round: int = REQUESTS_PER_ROUND) -> dict[
     return {
         "rounds": rounds,
         "requests_per_round": requests_per_round,
+        "none_us_per_request": round(cpu["none"], 2),
         "off_us_per_request": round(cpu["off"], 2),
+        "off_cost_us_per_request": round(cpu["off"] - cpu["none"], 2),
         "on_us_per_request": round(cpu["on"], 2),
         "on_sampled_out_us_per_request": round(cpu["on_sampled_out"], 2),
-        "tracing_cost_us_per_request": round(cpu["on"] - cpu["off"], 2),
-        "sampled_out_cost_us_per_request": round(cpu["on_sampled_out"] - cpu["off"], 2),
+        "tracing_cost_us_per_request": round(cpu["on"] - cpu["off_beside_traced"], 2),
+        "sampled_out_cost_us_per_request": round(
+            cpu["on_sampled_out"] - cpu["off_beside_traced"], 2
+        ),
     }
 
 
