@@ -2,7 +2,8 @@
 
 The API figure includes a loopback HTTP exchange, so GET /health/live at one connection is
 measured too: it is the HTTP floor of any request to the platform, and the "net" rows
-compare what the broker routes add on top of it with the raw round trip.
+compare what the broker routes add on top of it with the raw round trip. `bench.route_floor`
+then splits the CPU of `POST /redis/test` layer by layer, in process.
 """
 
 import asyncio
@@ -12,6 +13,7 @@ from typing import Any
 import nats
 from redis.asyncio import Redis
 
+from bench import route_floor
 from bench.report import Result
 from bench.stats import milliseconds, percentile, time_calls
 from bench.wrk import run_wrk
@@ -74,6 +76,8 @@ async def measure(config: StackConfig, details: dict[str, Any]) -> list[Result]:
         "http_floor_p50_ms": floor,
         "method": f"API: wrk, 1 connection, {SECONDS:g} s; raw: {RAW_CALLS} sequential calls",
     }
+    details["route_floor"] = await route_floor.measure(config)
+    print(f"  route floor {details['route_floor']['cpu_us']}", flush=True)
     print(f"  brokers raw {raw} api {api} http floor {floor} ms", flush=True)
     labels = {
         "nats": ("POST /nats/test", "nats-py request"),
