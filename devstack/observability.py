@@ -8,26 +8,17 @@ not a dead dependency, so it must not raise a "down" alert).
 
 import re
 import shutil
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from devstack.config import (
-    DATABASE_NAME,
-    DATABASE_PASSWORD,
-    DATABASE_USER,
-    HOST,
-    PROJECT_ROOT,
-    StackConfig,
-)
+from devstack.config import HOST, PROJECT_ROOT, StackConfig
+from devstack.servers.base import Service, http_ok
 
 ALERTMANAGER_CONFIG = PROJECT_ROOT / "monitoring" / "alertmanager" / "alertmanager.yml"
 BLACKBOX_CONFIG = PROJECT_ROOT / "monitoring" / "blackbox" / "blackbox.yml"
-PROBE_TIMEOUT = 2.0
 # The cadence the committed rules are written for (prometheus.yml's evaluation_interval).
 RULES_CADENCE_SECONDS = 15.0
 
@@ -74,14 +65,6 @@ BLACKBOX_EXPORTER = Package(
 )
 
 
-def http_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=PROBE_TIMEOUT) as response:  # noqa: S310
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
-
-
 def listen_address(config: StackConfig, port_name: str) -> str:
     return f"{HOST}:{config.ports[port_name]}"
 
@@ -118,18 +101,14 @@ def postgres_exporter_command(config: StackConfig) -> list[str]:
 
 def postgres_exporter_environment(config: StackConfig) -> dict[str, str]:
     # The exporter connects per scrape and reports pg_up 0 while PostgreSQL is down.
-    return {
-        "DATA_SOURCE_NAME": (
-            f"postgresql://{DATABASE_USER}:{DATABASE_PASSWORD}@{HOST}:"
-            f"{config.ports['postgresql']}/{DATABASE_NAME}?sslmode=disable&connect_timeout=3"
-        )
-    }
+    url = config.database("postgresql", sslmode="disable", connect_timeout="3")
+    return {"DATA_SOURCE_NAME": url.render_as_string(hide_password=False)}
 
 
 def redis_exporter_command(config: StackConfig) -> list[str]:
     return [
         REDIS_EXPORTER.binary(),
-        f"--redis.addr=redis://{listen_address(config, 'redis')}",
+        f"--redis.addr={config.redis_url}",
         f"--web.listen-address={listen_address(config, 'redis_exporter')}",
         "--connection-timeout=3s",
     ]
@@ -154,6 +133,44 @@ def redis_exporter_ready(config: StackConfig) -> bool:
 
 def blackbox_exporter_ready(config: StackConfig) -> bool:
     return http_ok(config.url("blackbox_exporter", "/-/healthy"))
+
+
+# Each runs only when its package is installed.
+SERVICES = [
+    Service(
+        name="postgres-exporter",
+        ports=["postgres_exporter"],
+        command=postgres_exporter_command,
+        probe=postgres_exporter_ready,
+        environment=postgres_exporter_environment,
+        installed=POSTGRES_EXPORTER.installed,
+        install_hint=POSTGRES_EXPORTER.install_hint,
+    ),
+    Service(
+        name="redis-exporter",
+        ports=["redis_exporter"],
+        command=redis_exporter_command,
+        probe=redis_exporter_ready,
+        installed=REDIS_EXPORTER.installed,
+        install_hint=REDIS_EXPORTER.install_hint,
+    ),
+    Service(
+        name="blackbox-exporter",
+        ports=["blackbox_exporter"],
+        command=blackbox_exporter_command,
+        probe=blackbox_exporter_ready,
+        installed=BLACKBOX_EXPORTER.installed,
+        install_hint=BLACKBOX_EXPORTER.install_hint,
+    ),
+    Service(
+        name="alertmanager",
+        ports=["alertmanager"],
+        command=alertmanager_command,
+        probe=alertmanager_ready,
+        installed=ALERTMANAGER.installed,
+        install_hint=ALERTMANAGER.install_hint,
+    ),
+]
 
 
 # --- Prometheus's view of them --------------------------------------------------------------

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from devstack import process
 from devstack.config import HOST, PORT_VARIABLES, PROJECT_ROOT, StackConfig
-from devstack.services import SERVICES, Service, StackError, service
+from devstack.servers.base import Service, StackError
+from devstack.services import SERVICES, service
 
 POLL_SECONDS = 0.1
 
@@ -104,8 +105,8 @@ def summary(config: StackConfig) -> str:
         f"  Temporal UI    {config.url('temporal_ui')}",
         f"  Temporal gRPC  {HOST}:{config.ports['temporal']}",
         f"  PostgreSQL     {config.database_url}",
-        f"  Redis          redis://{HOST}:{config.ports['redis']}/0",
-        f"  NATS           nats://{HOST}:{config.ports['nats']}",
+        f"  Redis          {config.redis_url}",
+        f"  NATS           {config.nats_url}",
     ]
     if service("prometheus").installed():
         lines.append(f"  Prometheus     {config.url('prometheus')}")

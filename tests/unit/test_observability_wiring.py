@@ -12,7 +12,7 @@ from app.dependency_metrics import record_health_report
 from app.health import HealthChecker, HealthReport
 from devstack import observability
 from devstack.config import PORT_VARIABLES, StackConfig
-from devstack.services import render_prometheus_config
+from devstack.servers.prometheus import render_config as render_prometheus_config
 
 
 def test_duration_parsing() -> None:
