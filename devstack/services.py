@@ -1,7 +1,18 @@
 """The servers of the local stack in start-up order (each recipe: devstack/servers/)."""
 
-from devstack import observability
-from devstack.servers import api, nats, postgres, prometheus, redis, temporal, worker
+from devstack.servers import (
+    alertmanager,
+    api,
+    blackbox_exporter,
+    nats,
+    postgres,
+    postgres_exporter,
+    prometheus,
+    redis,
+    redis_exporter,
+    temporal,
+    worker,
+)
 from devstack.servers.base import Service, StackError
 
 SERVICES: list[Service] = [
@@ -9,8 +20,11 @@ SERVICES: list[Service] = [
     redis.SERVICE,
     nats.SERVICE,
     temporal.SERVICE,
-    # Observability (devstack/observability.py): each runs only when its package is installed.
-    *observability.SERVICES,
+    # Observability: each runs only when its Debian package is installed (Prometheus too).
+    postgres_exporter.SERVICE,
+    redis_exporter.SERVICE,
+    blackbox_exporter.SERVICE,
+    alertmanager.SERVICE,
     prometheus.SERVICE,
     api.SERVICE,
     worker.SERVICE,

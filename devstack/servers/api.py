@@ -20,11 +20,4 @@ def environment(config: StackConfig) -> dict[str, str]:
     return {**config.app_environment(), "PYTHONUNBUFFERED": "1"}
 
 
-SERVICE = Service(
-    name="api",
-    ports=["api"],
-    command=command,
-    probe=ready,
-    environment=environment,
-    ready_timeout=90.0,
-)
+SERVICE = Service("api", ["api"], command, ready, environment=environment, ready_timeout=90.0)

@@ -7,15 +7,11 @@ from devstack.servers.base import Service, http_ok, venv_binary
 def command(config: StackConfig) -> list[str]:
     return [
         venv_binary("nats-server"),
-        "--addr",
-        HOST,
-        "--port",
-        str(config.ports["nats"]),
-        "--http_port",
-        str(config.ports["nats_monitor"]),
+        f"--addr={HOST}",
+        f"--port={config.ports['nats']}",
+        f"--http_port={config.ports['nats_monitor']}",
         "--jetstream",
-        "--store_dir",
-        str(config.path("nats")),
+        f"--store_dir={config.path('nats')}",
     ]
 
 
@@ -23,4 +19,4 @@ def ready(config: StackConfig) -> bool:
     return http_ok(config.url("nats_monitor", "/healthz"))
 
 
-SERVICE = Service(name="nats", ports=["nats", "nats_monitor"], command=command, probe=ready)
+SERVICE = Service("nats", ["nats", "nats_monitor"], command, ready)

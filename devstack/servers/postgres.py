@@ -127,14 +127,10 @@ def command(config: StackConfig) -> list[str]:
 
 
 def connect(config: StackConfig, dbname: str) -> psycopg.Connection:
+    """A connection as the app's user to `dbname` on the stack's PostgreSQL."""
+    url = config.database("postgresql").set(database=dbname)
     return psycopg.connect(
-        host=HOST,
-        port=config.ports["postgresql"],
-        user=DATABASE_USER,
-        password=DATABASE_PASSWORD,
-        dbname=dbname,
-        connect_timeout=2,
-        autocommit=True,
+        url.render_as_string(hide_password=False), connect_timeout=2, autocommit=True
     )
 
 
@@ -157,11 +153,11 @@ def create_database(config: StackConfig) -> None:
 
 
 SERVICE = Service(
-    name="postgresql",
-    ports=["postgresql"],
-    command=command,
-    probe=ready,
+    "postgresql",
+    ["postgresql"],
+    command,
+    ready,
+    stop_signal=signal.SIGINT,  # PostgreSQL's "fast" shutdown
     prepare=prepare,
     after_start=create_database,
-    stop_signal=signal.SIGINT,  # PostgreSQL's "fast" shutdown
 )

@@ -1,14 +1,14 @@
 """Prometheus from the Debian package, run on the compose configuration moved to loopback."""
 
-import shutil
 from pathlib import Path
 
 import yaml
 
 from devstack import observability
 from devstack.config import HOST, PROJECT_ROOT, StackConfig
-from devstack.servers.base import Service, StackError, http_ok
+from devstack.servers.base import Package, Service, http_ok
 
+PACKAGE = Package("prometheus", ("prometheus",))
 CONFIG_DIR = PROJECT_ROOT / "monitoring" / "prometheus"
 JOB_PORTS = {
     "sbs-api": "api",
@@ -46,9 +46,7 @@ def render_config(config: StackConfig) -> Path:
 
 
 def command(config: StackConfig) -> list[str]:
-    binary = shutil.which("prometheus")
-    if binary is None:
-        raise StackError("prometheus is not installed")
+    binary = PACKAGE.binary()
     return [
         binary,
         f"--config.file={render_config(config)}",
@@ -62,11 +60,4 @@ def ready(config: StackConfig) -> bool:
     return http_ok(config.url("prometheus", "/-/ready"))
 
 
-SERVICE = Service(
-    name="prometheus",
-    ports=["prometheus"],
-    command=command,
-    probe=ready,
-    installed=lambda: shutil.which("prometheus") is not None,
-    install_hint="apt-get install prometheus",
-)
+SERVICE = Service("prometheus", ["prometheus"], command, ready, package=PACKAGE)

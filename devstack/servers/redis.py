@@ -62,4 +62,4 @@ def ready(config: StackConfig) -> bool:
         return False
 
 
-SERVICE = Service(name="redis", ports=["redis"], command=command, probe=ready)
+SERVICE = Service("redis", ["redis"], command, ready)

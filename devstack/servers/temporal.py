@@ -55,9 +55,4 @@ def ready(config: StackConfig) -> bool:
     return result.returncode == 0 and "SERVING" in result.stdout
 
 
-SERVICE = Service(
-    name="temporal",
-    ports=["temporal", "temporal_ui", "temporal_metrics"],
-    command=command,
-    probe=ready,
-)
+SERVICE = Service("temporal", ["temporal", "temporal_ui", "temporal_metrics"], command, ready)

@@ -22,9 +22,5 @@ def environment(config: StackConfig) -> dict[str, str]:
 
 
 SERVICE = Service(
-    name="worker",
-    ports=["worker_metrics", "worker_health"],
-    command=command,
-    probe=ready,
-    environment=environment,
+    "worker", ["worker_metrics", "worker_health"], command, ready, environment=environment
 )

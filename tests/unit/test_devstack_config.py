@@ -7,8 +7,9 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from app.config import Settings
-from devstack import config, observability
+from devstack import config
 from devstack.config import LOCAL_DEFAULTS, StackConfig
+from devstack.servers import postgres_exporter
 
 
 @pytest.fixture
@@ -89,6 +90,6 @@ def test_database_urls_are_built_not_concatenated(monkeypatch: pytest.MonkeyPatc
     )
     stack = StackConfig.ephemeral()
     assert make_url(stack.database_url).password == password
-    exporter = observability.postgres_exporter_environment(stack)["DATA_SOURCE_NAME"]
+    exporter = postgres_exporter.environment(stack)["DATA_SOURCE_NAME"]
     assert make_url(exporter).password == password
     assert make_url(exporter).query == {"sslmode": "disable", "connect_timeout": "3"}
