@@ -16,7 +16,7 @@ from bench.report import Result, machine, write_json, write_markdown
 from bench.servers import bare_server, new_stack_config, remove_state
 from bench.wrk import WrkMissingError, wrk_version
 from devstack.config import StackConfig
-from devstack.services import StackError
+from devstack.servers.base import StackError
 from devstack.stack import down
 
 

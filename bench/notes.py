@@ -104,8 +104,8 @@ above twice the mean comes from the machine: other jobs preempting the API betwe
 
 
 def _workflows(details: dict[str, Any]) -> str:
-    return """**4. Workflows.** Applied after the first run, in `devstack/services.py`
-`temporal_command`: `--sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=normal
+    return """**4. Workflows.** Applied after the first run, in `devstack/servers/temporal.py`
+`command`: `--sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=normal
 --dynamic-config-value history.transferProcessorMaxPollRPS=1000`. The dev server polled its
 history transfer queue 20 times a second (≈ 37 ms of waiting twice per TestWorkflow: p50
 ≈ 100 ms) and its SQLite file synced several times per transaction (≈ 20 workflows/s); WAL

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from devstack.config import HOST, PROJECT_ROOT, StackConfig, free_ports
-from devstack.services import http_ok
+from devstack.servers.base import http_ok
 
 BENCH_TOKEN = "bench-token"
 READY_TIMEOUT = 30.0

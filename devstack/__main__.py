@@ -8,7 +8,10 @@ import sys
 
 from devstack import process
 from devstack.config import DATABASE_NAME, DATABASE_PASSWORD, DATABASE_USER, HOST, StackConfig
-from devstack.services import SERVICES, StackError, postgres_bin, venv_binary
+from devstack.servers import postgres
+from devstack.servers import temporal as temporal_server
+from devstack.servers.base import StackError, venv_binary
+from devstack.services import SERVICES
 from devstack.stack import down, log_files, status, up
 
 
@@ -40,7 +43,7 @@ def reset(config: StackConfig) -> None:
 
 def psql(config: StackConfig, arguments: list[str]) -> None:
     os.environ["PGPASSWORD"] = DATABASE_PASSWORD
-    command = [postgres_bin("psql"), "-h", HOST, "-p", str(config.ports["postgresql"])]
+    command = [postgres.bin_path("psql"), "-h", HOST, "-p", str(config.ports["postgresql"])]
     os.execv(command[0], [*command, "-U", DATABASE_USER, DATABASE_NAME, *arguments])  # noqa: S606
 
 
@@ -72,7 +75,7 @@ def redis_cli(config: StackConfig, arguments: list[str]) -> None:
 
 def temporal(config: StackConfig, arguments: list[str]) -> None:
     binary = venv_binary("temporal")
-    address = f"{HOST}:{config.ports['temporal']}"
+    address = temporal_server.address(config)
     os.execv(binary, [binary, *arguments, "--address", address])  # noqa: S606
 
 

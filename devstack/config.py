@@ -5,30 +5,51 @@ import socket
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
+from sqlalchemy.engine import URL, make_url
 
-from app.config import DEV_TOKEN, LOCAL_DATABASE_PASSWORD
+from app.config import DEV_TOKEN, Settings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
-DATABASE_USER = "postgres"
-DATABASE_PASSWORD = LOCAL_DATABASE_PASSWORD
-DATABASE_NAME = "app_db"
 
-# Port name -> (environment variable that moves it, default: the spec's where it names one).
+# The app's own defaults, read from `Settings` without the environment or `.env`: the stack
+# serves the credentials, database and ports the app expects, stated in app/config.py only.
+APP_DEFAULTS = Settings.model_construct()
+DATABASE_USER = APP_DEFAULTS.database_user
+DATABASE_PASSWORD = APP_DEFAULTS.database_password
+DATABASE_NAME = APP_DEFAULTS.database_name
+
+
+def url_port(url: str) -> int:
+    """The port a URL names (the app's Redis and NATS defaults name theirs)."""
+    port = urlsplit(url).port
+    if port is None:
+        raise ValueError(f"{url!r} names no port")
+    return port
+
+
+def moved_to(url: str, host: str, port: int) -> str:
+    """`url` with its host and port replaced, scheme, path and query kept."""
+    return urlsplit(url)._replace(netloc=f"{host}:{port}").geturl()
+
+
+# Port name -> (environment variable that moves it, default). The app's servers default to the
+# ports `Settings` expects; the others to the spec's or upstream's.
 PORT_VARIABLES: dict[str, tuple[str, int]] = {
-    "api": ("API_PORT", 8000),
-    "postgresql": ("DATABASE_PORT", 5432),
-    "temporal": ("TEMPORAL_PORT", 7233),
+    "api": ("API_PORT", APP_DEFAULTS.api_port),
+    "postgresql": ("DATABASE_PORT", APP_DEFAULTS.database_port),
+    "temporal": ("TEMPORAL_PORT", APP_DEFAULTS.temporal_port),
     "temporal_ui": ("TEMPORAL_UI_PORT", 8233),
     "temporal_metrics": ("TEMPORAL_METRICS_PORT", 9091),
-    "redis": ("REDIS_PORT", 6379),
-    "nats": ("NATS_PORT", 4222),
+    "redis": ("REDIS_PORT", url_port(APP_DEFAULTS.redis_url)),
+    "nats": ("NATS_PORT", url_port(APP_DEFAULTS.nats_url)),
     "nats_monitor": ("NATS_MONITOR_PORT", 8222),
     "prometheus": ("PROMETHEUS_PORT", 9090),
-    "worker_metrics": ("WORKER_METRICS_PORT", 9464),
-    "worker_health": ("WORKER_HEALTH_PORT", 8081),
+    "worker_metrics": ("WORKER_METRICS_PORT", APP_DEFAULTS.worker_metrics_port),
+    "worker_health": ("WORKER_HEALTH_PORT", APP_DEFAULTS.worker_health_port),
     # Observability (devstack/observability.py): the upstream default ports.
     "alertmanager": ("ALERTMANAGER_PORT", 9093),
     "postgres_exporter": ("POSTGRES_EXPORTER_PORT", 9187),
@@ -118,12 +139,23 @@ class StackConfig:
     def worker_metrics_url(self) -> str:
         return self.url("worker_metrics", "/metrics")
 
+    def database(self, drivername: str | None = None, **query: str) -> URL:
+        """The app's default database URL moved to the stack's PostgreSQL (another driver and
+        query parameters for clients other than the app)."""
+        url = make_url(APP_DEFAULTS.database_url).set(host=HOST, port=self.ports["postgresql"])
+        return url.set(drivername=drivername or url.drivername, query=query)
+
     @property
     def database_url(self) -> str:
-        return (
-            f"postgresql+psycopg://{DATABASE_USER}:{DATABASE_PASSWORD}"
-            f"@{HOST}:{self.ports['postgresql']}/{DATABASE_NAME}"
-        )
+        return self.database().render_as_string(hide_password=False)
+
+    @property
+    def redis_url(self) -> str:
+        return moved_to(APP_DEFAULTS.redis_url, HOST, self.ports["redis"])
+
+    @property
+    def nats_url(self) -> str:
+        return moved_to(APP_DEFAULTS.nats_url, HOST, self.ports["nats"])
 
     def app_environment(self) -> dict[str, str]:
         """The variables the API and the worker get: the stack's addresses (these win over the
@@ -134,8 +166,8 @@ class StackConfig:
             "DATABASE_URL": self.database_url,
             "TEMPORAL_HOST": HOST,
             "TEMPORAL_PORT": str(self.ports["temporal"]),
-            "REDIS_URL": f"redis://{HOST}:{self.ports['redis']}/0",
-            "NATS_URL": f"nats://{HOST}:{self.ports['nats']}",
+            "REDIS_URL": self.redis_url,
+            "NATS_URL": self.nats_url,
             "API_HOST": HOST,
             "API_PORT": str(self.ports["api"]),
             "WORKER_HOST": HOST,

@@ -1,168 +1,35 @@
-"""The local stack's observability servers: Alertmanager and the exporters of PostgreSQL, Redis
-and NATS, each from its Debian package and used only when installed (like Prometheus).
-
-Also what the local Prometheus needs to reach them: its compose configuration is rewritten to
-the loopback ports here, and the jobs of missing exporters are dropped (an absent exporter is
-not a dead dependency, so it must not raise a "down" alert).
+"""What the local Prometheus needs to reach the observability servers (Alertmanager and the
+exporters of PostgreSQL, Redis and NATS; their recipes: devstack/servers/): its compose
+configuration is rewritten to the loopback ports here, and the jobs of missing exporters are
+dropped (an absent exporter is not a dead dependency, so it must not raise a "down" alert).
+Also its alert rules, scaled to the stack's cadence.
 """
 
 import re
-import shutil
-import urllib.error
-import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from devstack.config import (
-    DATABASE_NAME,
-    DATABASE_PASSWORD,
-    DATABASE_USER,
-    HOST,
-    PROJECT_ROOT,
-    StackConfig,
-)
+from devstack.config import HOST, StackConfig
+from devstack.servers import alertmanager, blackbox_exporter, postgres_exporter, redis_exporter
+from devstack.servers.base import Package
 
-ALERTMANAGER_CONFIG = PROJECT_ROOT / "monitoring" / "alertmanager" / "alertmanager.yml"
-BLACKBOX_CONFIG = PROJECT_ROOT / "monitoring" / "blackbox" / "blackbox.yml"
-PROBE_TIMEOUT = 2.0
 # The cadence the committed rules are written for (prometheus.yml's evaluation_interval).
 RULES_CADENCE_SECONDS = 15.0
-
-
-@dataclass(frozen=True)
-class Package:
-    """A server program from a Debian package; upstream's binary name is accepted too."""
-
-    debian_package: str
-    binaries: tuple[str, ...]
-
-    def find(self) -> str | None:
-        for name in self.binaries:
-            found = shutil.which(name)
-            if found is not None:
-                return found
-        return None
-
-    def installed(self) -> bool:
-        return self.find() is not None
-
-    def binary(self) -> str:
-        found = self.find()
-        if found is None:
-            raise FileNotFoundError(
-                f"{self.binaries[0]} is not installed: apt-get install {self.debian_package}"
-            )
-        return found
-
-    @property
-    def install_hint(self) -> str:
-        return f"apt-get install {self.debian_package}"
-
-
-ALERTMANAGER = Package("prometheus-alertmanager", ("prometheus-alertmanager", "alertmanager"))
-POSTGRES_EXPORTER = Package(
-    "prometheus-postgres-exporter", ("prometheus-postgres-exporter", "postgres_exporter")
-)
-REDIS_EXPORTER = Package(
-    "prometheus-redis-exporter", ("prometheus-redis-exporter", "redis_exporter")
-)
-BLACKBOX_EXPORTER = Package(
-    "prometheus-blackbox-exporter", ("prometheus-blackbox-exporter", "blackbox_exporter")
-)
-
-
-def http_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=PROBE_TIMEOUT) as response:  # noqa: S310
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
 
 
 def listen_address(config: StackConfig, port_name: str) -> str:
     return f"{HOST}:{config.ports[port_name]}"
 
 
-# --- Alertmanager ---------------------------------------------------------------------------
-
-
-def alertmanager_command(config: StackConfig) -> list[str]:
-    return [
-        ALERTMANAGER.binary(),
-        f"--config.file={ALERTMANAGER_CONFIG}",
-        f"--storage.path={config.path('alertmanager')}",
-        f"--web.listen-address={listen_address(config, 'alertmanager')}",
-        # A single instance: no gossip port (it would listen on every interface at 9094).
-        "--cluster.listen-address=",
-        "--log.level=warn",
-    ]
-
-
-def alertmanager_ready(config: StackConfig) -> bool:
-    return http_ok(config.url("alertmanager", "/-/ready"))
-
-
-# --- Exporters ------------------------------------------------------------------------------
-
-
-def postgres_exporter_command(config: StackConfig) -> list[str]:
-    return [
-        POSTGRES_EXPORTER.binary(),
-        f"--web.listen-address={listen_address(config, 'postgres_exporter')}",
-        "--log.level=warn",
-    ]
-
-
-def postgres_exporter_environment(config: StackConfig) -> dict[str, str]:
-    # The exporter connects per scrape and reports pg_up 0 while PostgreSQL is down.
-    return {
-        "DATA_SOURCE_NAME": (
-            f"postgresql://{DATABASE_USER}:{DATABASE_PASSWORD}@{HOST}:"
-            f"{config.ports['postgresql']}/{DATABASE_NAME}?sslmode=disable&connect_timeout=3"
-        )
-    }
-
-
-def redis_exporter_command(config: StackConfig) -> list[str]:
-    return [
-        REDIS_EXPORTER.binary(),
-        f"--redis.addr=redis://{listen_address(config, 'redis')}",
-        f"--web.listen-address={listen_address(config, 'redis_exporter')}",
-        "--connection-timeout=3s",
-    ]
-
-
-def blackbox_exporter_command(config: StackConfig) -> list[str]:
-    return [
-        BLACKBOX_EXPORTER.binary(),
-        f"--config.file={BLACKBOX_CONFIG}",
-        f"--web.listen-address={listen_address(config, 'blackbox_exporter')}",
-        "--log.level=warn",
-    ]
-
-
-def postgres_exporter_ready(config: StackConfig) -> bool:
-    return http_ok(config.url("postgres_exporter", "/metrics"))
-
-
-def redis_exporter_ready(config: StackConfig) -> bool:
-    return http_ok(config.url("redis_exporter", "/metrics"))
-
-
-def blackbox_exporter_ready(config: StackConfig) -> bool:
-    return http_ok(config.url("blackbox_exporter", "/-/healthy"))
-
-
 # --- Prometheus's view of them --------------------------------------------------------------
 
 # Scrape job -> (the package that serves it, the port it listens on).
 EXPORTER_JOBS: dict[str, tuple[Package, str]] = {
-    "postgresql": (POSTGRES_EXPORTER, "postgres_exporter"),
-    "redis": (REDIS_EXPORTER, "redis_exporter"),
-    "alertmanager": (ALERTMANAGER, "alertmanager"),
+    "postgresql": (postgres_exporter.PACKAGE, "postgres_exporter"),
+    "redis": (redis_exporter.PACKAGE, "redis_exporter"),
+    "alertmanager": (alertmanager.PACKAGE, "alertmanager"),
 }
 NATS_PROBE_JOB = "nats"
 # An exporter does its own I/O per scrape; postgres_exporter needs about 1 s to report pg_up 0
@@ -173,7 +40,7 @@ EXPORTER_MIN_SCRAPE = "3s"
 
 def localise_observability(document: dict[str, Any], config: StackConfig) -> None:
     """Point the alerting block and the exporter jobs of prometheus.yml at the local ports."""
-    if ALERTMANAGER.installed():
+    if alertmanager.PACKAGE.installed():
         document["alerting"] = {
             "alertmanagers": [
                 {"static_configs": [{"targets": [listen_address(config, "alertmanager")]}]}
@@ -193,7 +60,7 @@ def localise_observability(document: dict[str, Any], config: StackConfig) -> Non
                 continue
             job["static_configs"] = [{"targets": [listen_address(config, port_name)]}]
         elif name == NATS_PROBE_JOB:
-            if not BLACKBOX_EXPORTER.installed():
+            if not blackbox_exporter.PACKAGE.installed():
                 continue
             job["static_configs"] = [{"targets": [config.url("nats_monitor", "/healthz")]}]
             for relabel in job["relabel_configs"]:

@@ -6,12 +6,17 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+import psutil
+
 from devstack.logpipe import MAX_LOG_BYTES
+from devstack.servers.base import StackError
+from devstack.waiting import wait_until
 
 STOP_GRACE_SECONDS = 20.0
+# A SIGKILLed process is gone within milliseconds unless the kernel is stuck on its I/O.
+KILL_WAIT_SECONDS = 30.0
 
 
 def pid_file(state_dir: Path, name: str) -> Path:
@@ -25,50 +30,49 @@ def log_file(state_dir: Path, name: str) -> Path:
 def is_alive(pid: int) -> bool:
     """True while any thread of the process runs (it may still hold its ports); a zombie child
     is reaped and counts as gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+    if pid <= 0:  # not a process of its own (a damaged pid file)
         return False
-    if stat.rsplit(")", 1)[-1].split()[0] != "Z":
-        return True
-    # A zombie main thread: the process is gone only once its other threads have exited too.
     try:
-        threads = len(os.listdir(f"/proc/{pid}/task"))
-    except OSError:
-        return False
-    if threads > 1:
-        return True
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
+        found = psutil.Process(pid)
+        # A zombie main thread: the process is gone only once its other threads have exited
+        # too (a killed multi-threaded server such as Temporal still holds its ports until then).
+        if found.status() != psutil.STATUS_ZOMBIE or found.num_threads() > 1:
+            return True
+        with contextlib.suppress(psutil.TimeoutExpired):
+            found.wait(timeout=0)  # reaps it when it is our child
+    except psutil.NoSuchProcess:
+        pass
     return False
 
 
 def processes_in(directory: Path, program: str) -> list[int]:
     """Live processes running `program` with `directory` as their working directory."""
     found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
+    # Attributes we may not read (another user's process) or that vanished come back as None.
+    for candidate in psutil.process_iter(["exe", "cwd"]):
+        exe, cwd = candidate.info["exe"], candidate.info["cwd"]
+        if not exe or not cwd or Path(exe).name != program or Path(cwd) != directory:
             continue
-        try:
-            if Path(os.readlink(entry / "exe")).name != program:
-                continue
-            if Path(os.readlink(entry / "cwd")) != directory:
-                continue
-        except OSError:  # gone meanwhile, or not ours to inspect
-            continue
-        if is_alive(int(entry.name)):
-            found.append(int(entry.name))
+        if is_alive(candidate.pid):
+            found.append(candidate.pid)
     return found
+
+
+def all_gone(pids: list[int], seconds: float) -> bool:
+    """Wait (bounded) until none of `pids` is alive; False when some still are."""
+    return wait_until(lambda: not any(is_alive(pid) for pid in pids), seconds)
+
+
+def send(pid: int, signal_number: int) -> None:
+    with contextlib.suppress(psutil.NoSuchProcess):
+        psutil.Process(pid).send_signal(signal_number)
 
 
 def kill_and_wait(pids: list[int], seconds: float = 10.0) -> None:
     """SIGKILL each process and wait until none is left (a bounded wait)."""
     for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + seconds
-    while any(is_alive(pid) for pid in pids) and time.monotonic() < deadline:
-        time.sleep(0.05)
+        send(pid, signal.SIGKILL)
+    all_gone(pids, seconds)
 
 
 def running_pid(state_dir: Path, name: str) -> int | None:
@@ -140,16 +144,12 @@ def stop(state_dir: Path, name: str, stop_signal: int) -> bool:
     pid = running_pid(state_dir, name)
     if pid is None:
         return False
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, stop_signal)
-    deadline = time.monotonic() + STOP_GRACE_SECONDS
-    while is_alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if is_alive(pid):
+    send(pid, stop_signal)
+    if not all_gone([pid], STOP_GRACE_SECONDS):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
-        while is_alive(pid):
-            time.sleep(0.05)
+        if not all_gone([pid], KILL_WAIT_SECONDS):
+            raise StackError(f"{name} (pid {pid}) survived SIGKILL for {KILL_WAIT_SECONDS:.0f}s")
     pid_file(state_dir, name).unlink(missing_ok=True)
     return True
 

@@ -6,7 +6,9 @@ from pathlib import Path
 
 from devstack import process
 from devstack.config import HOST, PORT_VARIABLES, PROJECT_ROOT, StackConfig
-from devstack.services import SERVICES, Service, StackError, service
+from devstack.servers.base import Service, StackError
+from devstack.services import SERVICES, service
+from devstack.waiting import wait_until
 
 POLL_SECONDS = 0.1
 
@@ -37,24 +39,26 @@ def check_ports_free(config: StackConfig, candidate: Service) -> None:
 
 
 def wait_until_ready(config: StackConfig, candidate: Service, pid: int) -> None:
-    deadline = time.monotonic() + candidate.ready_timeout
-    last_report = time.monotonic()
-    while not candidate.probe(config):
+    log = process.log_file(config.state_dir, candidate.name)
+
+    def ready() -> bool:
+        if candidate.probe(config):
+            return True
         if not process.is_alive(pid):
-            log = process.log_file(config.state_dir, candidate.name)
             raise StackError(
                 f"{candidate.name} exited during start-up; last lines of {log}:\n"
                 + process.tail(log)
             )
-        if time.monotonic() > deadline:
-            raise StackError(
-                f"{candidate.name} not ready after {candidate.ready_timeout:.0f}s; "
-                f"see {process.log_file(config.state_dir, candidate.name)}"
-            )
-        if time.monotonic() - last_report > 5:
-            say(f"      ... still waiting for {candidate.name}")
-            last_report = time.monotonic()
-        time.sleep(POLL_SECONDS)
+        return False
+
+    if not wait_until(
+        ready,
+        candidate.ready_timeout,
+        POLL_SECONDS,
+        progress=lambda: say(f"      ... still waiting for {candidate.name}"),
+    ):
+        seconds = candidate.ready_timeout
+        raise StackError(f"{candidate.name} not ready after {seconds:.0f}s; see {log}")
 
 
 def start(config: StackConfig, candidate: Service) -> str:
@@ -104,8 +108,8 @@ def summary(config: StackConfig) -> str:
         f"  Temporal UI    {config.url('temporal_ui')}",
         f"  Temporal gRPC  {HOST}:{config.ports['temporal']}",
         f"  PostgreSQL     {config.database_url}",
-        f"  Redis          redis://{HOST}:{config.ports['redis']}/0",
-        f"  NATS           nats://{HOST}:{config.ports['nats']}",
+        f"  Redis          {config.redis_url}",
+        f"  NATS           {config.nats_url}",
     ]
     if service("prometheus").installed():
         lines.append(f"  Prometheus     {config.url('prometheus')}")

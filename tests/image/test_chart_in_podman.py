@@ -43,7 +43,7 @@ from chart_pods import (
 from image_containers import REPO_ROOT, BuiltImage, podman
 
 from devstack.config import DATABASE_PASSWORD, DATABASE_USER, HOST, StackConfig, free_ports
-from devstack.services import venv_binary
+from devstack.servers.base import venv_binary
 from tests.deploy.test_artifact_mutations import KUBE_MUTATIONS, Mutation
 
 CHART = REPO_ROOT / "deploy" / "helm" / "sbs"

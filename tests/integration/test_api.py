@@ -10,7 +10,7 @@ import redis
 
 from app import __version__
 from devstack.config import HOST, StackConfig
-from devstack.services import venv_binary
+from devstack.servers.base import venv_binary
 
 
 def test_health_reports_every_dependency_up(api: httpx.Client) -> None:

@@ -13,7 +13,7 @@ from app.api.routes.system_settings import MAX_PAGE_SIZE, MAX_VALUE_BYTES
 from app.config import Settings
 from devstack import process
 from devstack.config import DATABASE_NAME, StackConfig
-from devstack.services import postgres_connect
+from devstack.servers.postgres import connect as postgres_connect
 
 DEFAULTS = Settings()
 MIB = 1024 * 1024

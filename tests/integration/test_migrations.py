@@ -13,7 +13,7 @@ import pytest
 from app import __version__
 from app.migrations import alembic_config, head_revision
 from devstack.config import DATABASE_NAME, PROJECT_ROOT, StackConfig
-from devstack.services import postgres_connect
+from devstack.servers.postgres import connect as postgres_connect
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from devstack.config import DATABASE_NAME, HOST, StackConfig, free_ports
-from devstack.services import postgres_connect
+from devstack.servers.postgres import connect as postgres_connect
 from tests.integration.helpers import api_process, start_api
 
 PRODUCTION_TOKEN = secrets.token_urlsafe(32)

