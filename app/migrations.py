@@ -1,6 +1,5 @@
 """Wait for PostgreSQL and bring its schema to head, safely with many replicas starting at once."""
 
-import json
 import logging
 import time
 from pathlib import Path
@@ -8,12 +7,18 @@ from pathlib import Path
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, pool, text
+from sqlalchemy import Connection, Engine, create_engine, pool, select, text
 from sqlalchemy.exc import OperationalError
 
 from alembic import command
 from app import __version__
 from app.config import Settings
+from app.models.system import (
+    PLATFORM_VERSION_DESCRIPTION,
+    PLATFORM_VERSION_KEY,
+    SystemSetting,
+    upsert_setting,
+)
 from app.services.errors import describe
 
 logger = logging.getLogger(__name__)
@@ -81,7 +86,7 @@ def is_up_to_date(connection: Connection, head: str | None) -> bool:
     if current != head:
         return False
     stored = connection.execute(
-        text("SELECT value FROM system_settings WHERE key = 'core.version'")
+        select(SystemSetting.value).where(SystemSetting.key == PLATFORM_VERSION_KEY)
     ).scalar_one_or_none()
     connection.rollback()
     return bool(stored == __version__)
@@ -89,12 +94,7 @@ def is_up_to_date(connection: Connection, head: str | None) -> bool:
 
 def record_platform_version(connection: Connection) -> None:
     connection.execute(
-        text(
-            "INSERT INTO system_settings (key, value, description, updated_at) "
-            "VALUES ('core.version', CAST(:value AS jsonb), :description, now()) "
-            "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()"
-        ),
-        {"value": json.dumps(__version__), "description": "Platform version of the last migration"},
+        upsert_setting(PLATFORM_VERSION_KEY, __version__, PLATFORM_VERSION_DESCRIPTION)
     )
     connection.commit()
 

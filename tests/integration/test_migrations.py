@@ -1,5 +1,5 @@
 """Migrations through entrypoint.py: fresh, repeated, four replicas at once, and a database
-that never comes up."""
+that never comes up; the one writer of system_settings."""
 
 import os
 import subprocess
@@ -9,9 +9,13 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+from sqlalchemy import text
 
 from app import __version__
-from app.migrations import alembic_config, head_revision
+from app.config import Settings
+from app.migrations import alembic_config, head_revision, make_engine
+from app.models import Base, upsert_setting
+from app.models.system import PLATFORM_VERSION_DESCRIPTION
 from devstack.config import DATABASE_NAME, PROJECT_ROOT, StackConfig
 from devstack.services import postgres_connect
 
@@ -91,3 +95,52 @@ def test_invalid_setting_stops_the_process_naming_the_variable() -> None:
     output, _ = replica.communicate(timeout=60)
     assert replica.returncode != 0
     assert "DATABASE_WAIT_TIMEOUT" in output
+
+
+def plain(database_url: str) -> str:
+    return database_url.replace("postgresql+psycopg://", "postgresql://")
+
+
+def test_upgrade_rewrites_core_version_through_the_one_writer(empty_database: str) -> None:
+    """A schema at head whose core.version names another platform version is re-recorded
+    (value, description and updated_at, as upsert_setting writes them)."""
+    first = migrate_only(empty_database)
+    assert first.wait(timeout=120) == 0
+    with psycopg.connect(plain(empty_database), connect_timeout=5, autocommit=True) as connection:
+        connection.execute(
+            "UPDATE system_settings SET value = '\"0.9.0\"', description = 'stale', "
+            "updated_at = now() - interval '1 day' WHERE key = 'core.version'"
+        )
+    again = migrate_only(empty_database)
+    output, _ = again.communicate(timeout=120)
+    assert again.returncode == 0, output
+    assert "migrations applied" in output
+    with psycopg.connect(plain(empty_database), connect_timeout=5) as connection:
+        row = connection.execute(
+            "SELECT value, description, now() - updated_at < interval '1 minute' "
+            "FROM system_settings WHERE key = 'core.version'"
+        ).fetchone()
+    assert row == (__version__, PLATFORM_VERSION_DESCRIPTION, True)
+
+
+def test_upsert_setting_creates_then_replaces_and_says_which(empty_database: str) -> None:
+    engine = make_engine(Settings(DATABASE_URL=empty_database))
+    try:
+        Base.metadata.create_all(engine)
+        with engine.connect() as connection:
+            created = connection.execute(upsert_setting("demo.a", {"n": 1}, "first")).one()
+            connection.commit()
+            replaced = connection.execute(upsert_setting("demo.a", [2], None)).one()
+            connection.commit()
+            stored = connection.execute(text("SELECT value, description FROM system_settings"))
+            assert stored.all() == [([2], None)]
+    finally:
+        engine.dispose()
+    assert (created.key, created.value, created.description, created.created) == (
+        "demo.a",
+        {"n": 1},
+        "first",
+        True,
+    )
+    assert (replaced.value, replaced.description, replaced.created) == ([2], None, False)
+    assert replaced.updated_at > created.updated_at
