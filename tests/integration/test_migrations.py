@@ -1,19 +1,31 @@
 """Migrations through entrypoint.py: fresh, repeated, four replicas at once, and a database
-that never comes up; the one writer of system_settings."""
+that never comes up; the migration lock's wait in PostgreSQL and its bound; the one writer
+of system_settings."""
 
+import logging
 import os
 import subprocess
 import sys
+import threading
+import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 import pytest
 from sqlalchemy import text
+from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from app import __version__
 from app.config import Settings
-from app.migrations import alembic_config, head_revision, make_engine
+from app.migrations import (
+    MIGRATION_LOCK_KEY,
+    acquire_migration_lock,
+    alembic_config,
+    head_revision,
+    make_engine,
+)
 from app.models import Base, upsert_setting
 from app.models.system import PLATFORM_VERSION_DESCRIPTION
 from devstack.config import DATABASE_NAME, PROJECT_ROOT, StackConfig
@@ -144,3 +156,89 @@ def test_upsert_setting_creates_then_replaces_and_says_which(empty_database: str
     )
     assert (replaced.value, replaced.description, replaced.created) == ([2], None, False)
     assert replaced.updated_at > created.updated_at
+
+
+@contextmanager
+def migration_lock_held(database_url: str) -> Iterator[psycopg.Connection]:
+    """Another replica: a session holding the migration lock until the block ends."""
+    with psycopg.connect(plain(database_url), connect_timeout=5, autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
+        yield holder
+
+
+def waiting_for_the_lock(database_url: str) -> int:
+    """How many sessions PostgreSQL has queued on the migration lock (not granted)."""
+    with psycopg.connect(plain(database_url), connect_timeout=5) as observer:
+        row = observer.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def test_a_waiting_replica_queues_in_postgresql_and_takes_the_lock_on_release(
+    empty_database: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="app.migrations")
+    engine = make_engine(Settings(DATABASE_URL=empty_database))
+    acquired = threading.Event()
+    try:
+        with engine.connect() as connection, migration_lock_held(empty_database) as holder:
+
+            def acquire() -> None:
+                acquire_migration_lock(connection, 30)
+                acquired.set()
+
+            waiter = threading.Thread(target=acquire, daemon=True)
+            waiter.start()
+            # A blocking pg_advisory_lock is a lock request PostgreSQL queues (a poll is not).
+            queued = Retrying(
+                stop=stop_after_delay(10),
+                wait=wait_fixed(0.05),
+                retry=retry_if_result(lambda queued: queued != 1),
+                retry_error_callback=lambda state: state.outcome and state.outcome.result(),
+            )(waiting_for_the_lock, empty_database)
+            assert queued == 1, "no session queued on the migration lock"
+            assert not acquired.is_set()
+            released = time.monotonic()
+            holder.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
+            assert acquired.wait(5)
+            assert time.monotonic() - released < 0.4  # handed over, not found by the next poll
+            waiter.join(5)
+            # lock_timeout was SET LOCAL: the migrations that follow run without it.
+            assert connection.execute(text("SHOW lock_timeout")).scalar_one() == "0"
+            connection.execute(text("SELECT pg_advisory_unlock_all()"))
+            connection.commit()
+    finally:
+        engine.dispose()
+    waits = [record.getMessage() for record in caplog.records]
+    assert waits.count("another replica is migrating; waiting for the migration lock") == 1
+
+
+def test_the_lock_wait_ends_at_lock_timeout(empty_database: str) -> None:
+    engine = make_engine(Settings(DATABASE_URL=empty_database))
+    outcome: list[BaseException] = []
+    try:
+        with engine.connect() as connection, migration_lock_held(empty_database):
+
+            def acquire() -> None:
+                try:
+                    acquire_migration_lock(connection, 1.0)
+                except BaseException as error:
+                    outcome.append(error)
+
+            started = time.monotonic()
+            # A thread, so that a wait without its bound fails this test instead of hanging it.
+            waiter = threading.Thread(target=acquire, daemon=True)
+            waiter.start()
+            waiter.join(10)
+            elapsed = time.monotonic() - started
+            assert not waiter.is_alive(), "the lock wait did not end at its timeout"
+            assert len(outcome) == 1
+            assert isinstance(outcome[0], TimeoutError)
+            assert "still held by another process after 1s" in str(outcome[0])
+            assert 1.0 <= elapsed < 2.5
+            assert connection.execute(text("SHOW lock_timeout")).scalar_one() == "0"
+            assert waiting_for_the_lock(empty_database) == 0
+    finally:
+        engine.dispose()
