@@ -4,13 +4,16 @@ of system_settings."""
 
 import logging
 import os
+import shutil
 import subprocess
 import sys
+import sysconfig
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -242,3 +245,53 @@ def test_the_lock_wait_ends_at_lock_timeout(empty_database: str) -> None:
             assert waiting_for_the_lock(empty_database) == 0
     finally:
         engine.dispose()
+
+
+# What `pip install -e .` needs of the checkout: the package, its metadata, the migrations.
+PROJECT_FILES = ("pyproject.toml", "README.md", "requirements.txt", "alembic.ini", "alembic", "app")
+
+
+def test_installed_sbs_migrate_migrates(empty_database: str, tmp_path: Path) -> None:
+    """`pip install -e .` puts the `[project.scripts]` on PATH and `sbs-migrate` works."""
+    source = tmp_path / "src"
+    source.mkdir()
+    for name in PROJECT_FILES:
+        original = PROJECT_ROOT / name
+        if original.is_dir():
+            shutil.copytree(original, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(original, source / name)
+    venv = tmp_path / "venv"
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120
+    )
+    # The new environment sees this one's packages: only the project itself gets installed.
+    site_packages = next((venv / "lib").glob("python3.*/site-packages"))
+    (site_packages / "dev-packages.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    install = subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(venv / "bin/python"), "install",
+         "--quiet", "--no-deps", "--editable", str(source)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert install.returncode == 0, install.stdout + install.stderr
+
+    for script, expected in (("sbs-api", "--migrate-only"), ("sbs-worker", "Temporal worker")):
+        shown = subprocess.run(
+            [str(venv / "bin" / script), "--help"],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert shown.returncode == 0, shown.stderr
+        assert expected in shown.stdout
+
+    migrated = subprocess.run(
+        [str(venv / "bin/sbs-migrate")],
+        env={**os.environ, "DATABASE_URL": empty_database, "LOG_FORMAT": "json"},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+    assert "migrations applied" in migrated.stdout
+    assert schema_state(empty_database) == ([head_revision(alembic_config())], __version__)
