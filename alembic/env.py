@@ -1,7 +1,8 @@
 """Alembic environment: online migrations on the platform database.
 
-`entrypoint.py` passes its own connection (the one holding the advisory lock) through
-`config.attributes["connection"]`; a plain `alembic upgrade head` opens one from the settings.
+`app.migrations.migrate` (entrypoint.py, sbs-migrate) passes its own connection, the one
+holding the advisory lock, through `config.attributes["connection"]`; a plain
+`alembic upgrade head` opens one from the settings.
 """
 
 from sqlalchemy import Connection, create_engine, pool

@@ -1,6 +1,7 @@
 """Process-wide logging: one line per record on stdout, JSON for machines or text for people.
 
-The API and the worker both call `configure_logging(level, log_format)` once at start-up.
+Every process calls `configure_logging(level, log_format)` once at start-up, in one place:
+`app.entrypoints._start`.
 `json` writes one JSON object per line with `time` (ISO-8601, UTC), `level`, `logger`,
 `message`, every field passed through `extra=`, the current request id when there is one,
 and `exception` when the record carries `exc_info`. `console` writes the same facts as one

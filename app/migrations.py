@@ -1,19 +1,29 @@
-"""Wait for PostgreSQL and bring its schema to head, safely with many replicas starting at once."""
+"""Wait for PostgreSQL and bring its schema to head, safely with many replicas starting at once.
 
-import json
+Both waits are bounded by DATABASE_WAIT_TIMEOUT and logged: the wait for the server is
+tenacity's retry of `SELECT 1`, the wait for another replica's migration is PostgreSQL's own
+(a blocking `pg_advisory_lock` under `lock_timeout`).
+"""
+
 import logging
-import time
 from pathlib import Path
 
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, pool, text
+from sqlalchemy import Connection, Engine, create_engine, pool, select, text
 from sqlalchemy.exc import OperationalError
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_delay
 
 from alembic import command
 from app import __version__
 from app.config import Settings
+from app.models.system import (
+    PLATFORM_VERSION_DESCRIPTION,
+    PLATFORM_VERSION_KEY,
+    SystemSetting,
+    upsert_setting,
+)
 from app.services.errors import describe
 
 logger = logging.getLogger(__name__)
@@ -21,7 +31,10 @@ logger = logging.getLogger(__name__)
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Any constant shared by all replicas; "SBSMIGR" in ASCII.
 MIGRATION_LOCK_KEY = 0x5342534D49475200
-LOCK_POLL_SECONDS = 0.5
+# Seconds between two attempts to reach the database.
+DATABASE_POLL_SECONDS = 1.0
+# PostgreSQL's answer to a lock wait cut short by lock_timeout.
+LOCK_NOT_AVAILABLE = "55P03"
 
 
 class DatabaseUnavailableError(RuntimeError):
@@ -37,32 +50,57 @@ def make_engine(settings: Settings) -> Engine:
     )
 
 
+def _reason(error: BaseException | None) -> str:
+    if isinstance(error, OperationalError):
+        return describe(error.orig or error)
+    return describe(error) if error is not None else "unknown"
+
+
 def wait_for_database(settings: Settings) -> None:
-    """Poll `SELECT 1` until it answers or DATABASE_WAIT_TIMEOUT passes, logging each attempt."""
+    """Retry `SELECT 1` until it answers or DATABASE_WAIT_TIMEOUT passes, logging each attempt."""
     engine = make_engine(settings)  # NullPool: nothing stays open between attempts
-    deadline = time.monotonic() + settings.database_wait_timeout
     target = settings.database_url_redacted()
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            with engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
-            logger.info("database is ready", extra={"database": target, "attempt": attempt})
-            return
-        except OperationalError as error:
-            remaining = deadline - time.monotonic()
-            reason = describe(error.orig or error)
-            if remaining <= 0:
-                raise DatabaseUnavailableError(
-                    f"database {target} not reachable after {settings.database_wait_timeout:.0f}s: "
-                    f"{reason}"
-                ) from None
-            logger.info(
-                "waiting for database",
-                extra={"database": target, "attempt": attempt, "error": reason},
-            )
-            time.sleep(min(1.0, remaining))
+    timeout = settings.database_wait_timeout
+
+    def ping() -> None:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+    def until_next_attempt(state: RetryCallState) -> float:
+        # The last attempt comes at the deadline, not up to a poll interval after it.
+        return max(0.0, min(DATABASE_POLL_SECONDS, timeout - (state.seconds_since_start or 0.0)))
+
+    def log_failed_attempt(state: RetryCallState) -> None:
+        logger.info(
+            "waiting for database",
+            extra={
+                "database": target,
+                "attempt": state.attempt_number,
+                "waited_s": round(state.seconds_since_start or 0.0, 1),
+                "timeout_s": timeout,
+                "error": _reason(state.outcome.exception() if state.outcome else None),
+            },
+        )
+
+    retrying = Retrying(
+        retry=retry_if_exception_type(OperationalError),
+        stop=stop_after_delay(timeout),
+        wait=until_next_attempt,
+        before_sleep=log_failed_attempt,
+        reraise=True,
+    )
+    try:
+        retrying(ping)
+    except OperationalError as error:
+        raise DatabaseUnavailableError(
+            f"database {target} not reachable after {timeout:.0f}s: {_reason(error)}"
+        ) from None
+    finally:
+        engine.dispose()
+    logger.info(
+        "database is ready",
+        extra={"database": target, "attempt": retrying.statistics.get("attempt_number", 1)},
+    )
 
 
 def alembic_config() -> Config:
@@ -81,7 +119,7 @@ def is_up_to_date(connection: Connection, head: str | None) -> bool:
     if current != head:
         return False
     stored = connection.execute(
-        text("SELECT value FROM system_settings WHERE key = 'core.version'")
+        select(SystemSetting.value).where(SystemSetting.key == PLATFORM_VERSION_KEY)
     ).scalar_one_or_none()
     connection.rollback()
     return bool(stored == __version__)
@@ -89,28 +127,43 @@ def is_up_to_date(connection: Connection, head: str | None) -> bool:
 
 def record_platform_version(connection: Connection) -> None:
     connection.execute(
-        text(
-            "INSERT INTO system_settings (key, value, description, updated_at) "
-            "VALUES ('core.version', CAST(:value AS jsonb), :description, now()) "
-            "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()"
-        ),
-        {"value": json.dumps(__version__), "description": "Platform version of the last migration"},
+        upsert_setting(PLATFORM_VERSION_KEY, __version__, PLATFORM_VERSION_DESCRIPTION)
     )
     connection.commit()
 
 
 def acquire_migration_lock(connection: Connection, timeout: float) -> None:
-    """Take the session-level advisory lock, polling so the wait is bounded and visible."""
-    deadline = time.monotonic() + timeout
-    while not connection.execute(
-        text("SELECT pg_try_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
-    ).scalar_one():
+    """Take the session-level advisory lock; when another replica holds it, wait in PostgreSQL.
+
+    The wait is a blocking `pg_advisory_lock` under `lock_timeout` (SET LOCAL: it bounds this
+    one statement and ends with its transaction, never the migrations that follow), so the
+    lock passes on the moment its holder lets go. Raises TimeoutError after `timeout` seconds.
+    """
+    key = {"key": MIGRATION_LOCK_KEY}
+    if connection.execute(text("SELECT pg_try_advisory_lock(:key)"), key).scalar_one():
+        connection.commit()
+        return
+    logger.info(
+        "another replica is migrating; waiting for the migration lock",
+        extra={"timeout_s": timeout},
+    )
+    # lock_timeout = 0 would mean no bound at all: at least one millisecond.
+    lock_timeout = f"{max(1, round(timeout * 1000))}ms"
+    try:
+        connection.execute(
+            text("SELECT set_config('lock_timeout', :lock_timeout, true)"),
+            {"lock_timeout": lock_timeout},
+        )
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), key)
+    except OperationalError as error:
         connection.rollback()
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"migration lock still held by another process after {timeout:.0f}s")
-        logger.info("another replica is migrating; waiting for the migration lock")
-        time.sleep(LOCK_POLL_SECONDS)
+        if getattr(error.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+            raise TimeoutError(
+                f"migration lock still held by another process after {timeout:.0f}s"
+            ) from None
+        raise
     connection.commit()
+    logger.info("migration lock acquired")
 
 
 def migrate(settings: Settings) -> str:

@@ -11,6 +11,11 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from alembic import op
+from app.models.system import (
+    PLATFORM_VERSION_DESCRIPTION,
+    PLATFORM_VERSION_KEY,
+    upsert_setting,
+)
 
 revision: str = "20251107000000"
 down_revision: str | None = None
@@ -31,11 +36,9 @@ def upgrade() -> None:
             server_default=sa.func.now(),
         ),
     )
-    # entrypoint.py keeps core.version equal to the running platform version after each upgrade.
-    op.execute(
-        "INSERT INTO system_settings (key, value, description) "
-        "VALUES ('core.version', '\"1.0.0\"'::jsonb, 'Platform version of the last migration run')"
-    )
+    # The version this schema was written for; after every upgrade
+    # app.migrations.record_platform_version replaces it with the running platform version.
+    op.execute(upsert_setting(PLATFORM_VERSION_KEY, "1.0.0", PLATFORM_VERSION_DESCRIPTION))
 
 
 def downgrade() -> None:

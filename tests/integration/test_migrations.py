@@ -1,17 +1,36 @@
 """Migrations through entrypoint.py: fresh, repeated, four replicas at once, and a database
-that never comes up."""
+that never comes up; the migration lock's wait in PostgreSQL and its bound; the one writer
+of system_settings."""
 
+import logging
 import os
+import shutil
 import subprocess
 import sys
+import sysconfig
+import threading
+import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import psycopg
 import pytest
+from sqlalchemy import text
+from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from app import __version__
-from app.migrations import alembic_config, head_revision
+from app.config import Settings
+from app.migrations import (
+    MIGRATION_LOCK_KEY,
+    acquire_migration_lock,
+    alembic_config,
+    head_revision,
+    make_engine,
+)
+from app.models import Base, upsert_setting
+from app.models.system import PLATFORM_VERSION_DESCRIPTION
 from devstack.config import DATABASE_NAME, PROJECT_ROOT, StackConfig
 from devstack.servers.postgres import connect as postgres_connect
 
@@ -91,3 +110,189 @@ def test_invalid_setting_stops_the_process_naming_the_variable() -> None:
     output, _ = replica.communicate(timeout=60)
     assert replica.returncode != 0
     assert "DATABASE_WAIT_TIMEOUT" in output
+
+
+def plain(database_url: str) -> str:
+    return database_url.replace("postgresql+psycopg://", "postgresql://")
+
+
+def test_upgrade_rewrites_core_version_through_the_one_writer(empty_database: str) -> None:
+    """A schema at head whose core.version names another platform version is re-recorded
+    (value, description and updated_at, as upsert_setting writes them)."""
+    first = migrate_only(empty_database)
+    assert first.wait(timeout=120) == 0
+    with psycopg.connect(plain(empty_database), connect_timeout=5, autocommit=True) as connection:
+        connection.execute(
+            "UPDATE system_settings SET value = '\"0.9.0\"', description = 'stale', "
+            "updated_at = now() - interval '1 day' WHERE key = 'core.version'"
+        )
+    again = migrate_only(empty_database)
+    output, _ = again.communicate(timeout=120)
+    assert again.returncode == 0, output
+    assert "migrations applied" in output
+    with psycopg.connect(plain(empty_database), connect_timeout=5) as connection:
+        row = connection.execute(
+            "SELECT value, description, now() - updated_at < interval '1 minute' "
+            "FROM system_settings WHERE key = 'core.version'"
+        ).fetchone()
+    assert row == (__version__, PLATFORM_VERSION_DESCRIPTION, True)
+
+
+def test_upsert_setting_creates_then_replaces_and_says_which(empty_database: str) -> None:
+    engine = make_engine(Settings(DATABASE_URL=empty_database))
+    try:
+        Base.metadata.create_all(engine)
+        with engine.connect() as connection:
+            created = connection.execute(upsert_setting("demo.a", {"n": 1}, "first")).one()
+            connection.commit()
+            replaced = connection.execute(upsert_setting("demo.a", [2], None)).one()
+            connection.commit()
+            stored = connection.execute(text("SELECT value, description FROM system_settings"))
+            assert stored.all() == [([2], None)]
+    finally:
+        engine.dispose()
+    assert (created.key, created.value, created.description, created.created) == (
+        "demo.a",
+        {"n": 1},
+        "first",
+        True,
+    )
+    assert (replaced.value, replaced.description, replaced.created) == ([2], None, False)
+    assert replaced.updated_at > created.updated_at
+
+
+@contextmanager
+def migration_lock_held(database_url: str) -> Iterator[psycopg.Connection]:
+    """Another replica: a session holding the migration lock until the block ends."""
+    with psycopg.connect(plain(database_url), connect_timeout=5, autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
+        yield holder
+
+
+def waiting_for_the_lock(database_url: str) -> int:
+    """How many sessions PostgreSQL has queued on the migration lock (not granted)."""
+    with psycopg.connect(plain(database_url), connect_timeout=5) as observer:
+        row = observer.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def test_a_waiting_replica_queues_in_postgresql_and_takes_the_lock_on_release(
+    empty_database: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="app.migrations")
+    engine = make_engine(Settings(DATABASE_URL=empty_database))
+    acquired = threading.Event()
+    try:
+        with engine.connect() as connection, migration_lock_held(empty_database) as holder:
+
+            def acquire() -> None:
+                acquire_migration_lock(connection, 30)
+                acquired.set()
+
+            waiter = threading.Thread(target=acquire, daemon=True)
+            waiter.start()
+            # A blocking pg_advisory_lock is a lock request PostgreSQL queues (a poll is not).
+            queued = Retrying(
+                stop=stop_after_delay(10),
+                wait=wait_fixed(0.05),
+                retry=retry_if_result(lambda queued: queued != 1),
+                retry_error_callback=lambda state: state.outcome and state.outcome.result(),
+            )(waiting_for_the_lock, empty_database)
+            assert queued == 1, "no session queued on the migration lock"
+            assert not acquired.is_set()
+            released = time.monotonic()
+            holder.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
+            assert acquired.wait(5)
+            # Handed over by the queue at once (the bound leaves room for a loaded machine).
+            assert time.monotonic() - released < 2.0
+            waiter.join(5)
+            # lock_timeout was SET LOCAL: the migrations that follow run without it.
+            assert connection.execute(text("SHOW lock_timeout")).scalar_one() == "0"
+            connection.execute(text("SELECT pg_advisory_unlock_all()"))
+            connection.commit()
+    finally:
+        engine.dispose()
+    waits = [record.getMessage() for record in caplog.records]
+    assert waits.count("another replica is migrating; waiting for the migration lock") == 1
+
+
+def test_the_lock_wait_ends_at_lock_timeout(empty_database: str) -> None:
+    engine = make_engine(Settings(DATABASE_URL=empty_database))
+    outcome: list[BaseException] = []
+    try:
+        with engine.connect() as connection, migration_lock_held(empty_database):
+
+            def acquire() -> None:
+                try:
+                    acquire_migration_lock(connection, 1.0)
+                except BaseException as error:
+                    outcome.append(error)
+
+            started = time.monotonic()
+            # A thread, so that a wait without its bound fails this test instead of hanging it.
+            waiter = threading.Thread(target=acquire, daemon=True)
+            waiter.start()
+            waiter.join(10)
+            elapsed = time.monotonic() - started
+            assert not waiter.is_alive(), "the lock wait did not end at its timeout"
+            assert len(outcome) == 1
+            assert isinstance(outcome[0], TimeoutError)
+            assert "still held by another process after 1s" in str(outcome[0])
+            assert 1.0 <= elapsed < 2.5
+            assert connection.execute(text("SHOW lock_timeout")).scalar_one() == "0"
+            assert waiting_for_the_lock(empty_database) == 0
+    finally:
+        engine.dispose()
+
+
+# What `pip install -e .` needs of the checkout: the package, its metadata, the migrations.
+PROJECT_FILES = ("pyproject.toml", "README.md", "requirements.txt", "alembic.ini", "alembic", "app")
+
+
+def test_installed_sbs_migrate_migrates(empty_database: str, tmp_path: Path) -> None:
+    """`pip install -e .` puts the `[project.scripts]` on PATH and `sbs-migrate` works."""
+    source = tmp_path / "src"
+    source.mkdir()
+    for name in PROJECT_FILES:
+        original = PROJECT_ROOT / name
+        if original.is_dir():
+            shutil.copytree(original, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(original, source / name)
+    venv = tmp_path / "venv"
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120
+    )
+    # The new environment sees this one's packages: only the project itself gets installed.
+    site_packages = next((venv / "lib").glob("python3.*/site-packages"))
+    (site_packages / "dev-packages.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    install = subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(venv / "bin/python"), "install",
+         "--quiet", "--no-deps", "--editable", str(source)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert install.returncode == 0, install.stdout + install.stderr
+
+    for script, expected in (("sbs-api", "--migrate-only"), ("sbs-worker", "Temporal worker")):
+        shown = subprocess.run(
+            [str(venv / "bin" / script), "--help"],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert shown.returncode == 0, shown.stderr
+        assert expected in shown.stdout
+
+    migrated = subprocess.run(
+        [str(venv / "bin/sbs-migrate")],
+        env={**os.environ, "DATABASE_URL": empty_database, "LOG_FORMAT": "json"},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+    assert "migrations applied" in migrated.stdout
+    assert schema_state(empty_database) == ([head_revision(alembic_config())], __version__)

@@ -6,15 +6,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
-from sqlalchemy import delete, literal_column, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Row, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import ServicesDep, WriteAccess
 from app.api.responses import BODY_ERRORS, described
 from app.api.routing import JsonBodyRoute
 from app.api.validation import PostgresJson, PostgresText
-from app.models import SystemSetting
+from app.models import SystemSetting, upsert_setting
 
 router = APIRouter(prefix="/settings", tags=["settings"], route_class=JsonBodyRoute)
 
@@ -128,25 +127,15 @@ async def put_setting(
     key: WritableKey, body: SettingIn, services: ServicesDep, response: Response
 ) -> SettingOut:
     """Create or replace a setting; `updated_at` is set by the server."""
-    values = insert(SystemSetting).values(key=key, value=body.value, description=body.description)
-    # `xmax = 0` holds only for a row this statement inserted: an updated row version
-    # carries the updating transaction's id there. It tells 201 from 200 in one round trip.
-    upsert: Any = values.on_conflict_do_update(
-        index_elements=[SystemSetting.key],
-        set_={
-            "value": values.excluded.value,
-            "description": values.excluded.description,
-            "updated_at": literal_column("now()"),
-        },
-    ).returning(SystemSetting, literal_column("xmax = 0").label("created"))
+    upsert = upsert_setting(key, body.value, body.description)
 
-    async def write(session: AsyncSession) -> tuple[SystemSetting, bool]:
-        result = (await session.execute(upsert)).one()
+    async def write(session: AsyncSession) -> Row[Any]:
+        row = (await session.execute(upsert)).one()
         await session.commit()
-        return result[0], bool(result.created)
+        return row
 
-    row, created = await services.database.run(write)
-    if created:
+    row = await services.database.run(write)
+    if row.created:
         response.status_code = status.HTTP_201_CREATED
     return SettingOut.model_validate(row)
 
