@@ -4,7 +4,6 @@
 running until the test ends them."""
 
 import uuid
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -17,18 +16,21 @@ RUN_FIELDS = {"workflow_id", "run_id", "task_queue", "status", "result", "error"
 
 
 @pytest.fixture
-async def temporal(stack: StackConfig) -> AsyncIterator[Client]:
-    yield await Client.connect(f"{HOST}:{stack.ports['temporal']}")
+async def temporal(stack: StackConfig) -> Client:
+    return await Client.connect(f"{HOST}:{stack.ports['temporal']}")
 
 
 async def test_an_unpolled_run_is_running_then_terminated_with_its_error(
-    temporal: Client, api: httpx.Client
+    temporal: Client, stack: StackConfig
 ) -> None:
     queue = f"unpolled-{uuid.uuid4().hex[:8]}"
     handle = await temporal.start_workflow(
         TestWorkflow.run, TestWorkflowInput(name="Nobody"), id=queue, task_queue=queue
     )
-    running = api.get(f"/test-workflow/{handle.id}")
+    async with httpx.AsyncClient(base_url=stack.api_url, timeout=30) as api:
+        running = await api.get(f"/test-workflow/{handle.id}")
+        await handle.terminate(reason="ended by the test")
+        terminated = (await api.get(f"/test-workflow/{handle.id}")).json()
     assert running.status_code == 200, running.text
     assert running.json() == {
         "workflow_id": handle.id,
@@ -38,9 +40,6 @@ async def test_an_unpolled_run_is_running_then_terminated_with_its_error(
         "result": None,
         "error": None,
     }
-
-    await handle.terminate(reason="ended by the test")
-    terminated = api.get(f"/test-workflow/{handle.id}").json()
     assert terminated["status"] == WorkflowExecutionStatus.TERMINATED.name
     assert terminated["result"] is None
     assert "TerminatedError" in terminated["error"], terminated
