@@ -8,7 +8,7 @@ from app.health import HealthChecker
 from app.services.cache import CacheService
 from app.services.database import DatabaseService
 from app.services.nats_client import NatsService
-from app.temporal.client import TemporalService
+from app.services.temporal import TemporalService
 from app.version import resolve_build
 
 

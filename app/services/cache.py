@@ -4,9 +4,12 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from app.config import Settings
-from app.services.errors import DependencyUnavailableError, describe
+from app.services.errors import unavailable_on
 
 DEMO_KEY_PREFIX = "sbs:test:"
+# redis-py raises its own errors for protocol and connection failures, and lets some socket
+# errors through as they are.
+REDIS_ERRORS = (RedisError, OSError)
 
 
 class CacheService:
@@ -28,21 +31,17 @@ class CacheService:
         return self._client
 
     async def ping(self) -> None:
-        try:
+        with unavailable_on("redis", *REDIS_ERRORS):
             await self.client.ping()
-        except (RedisError, OSError) as error:
-            raise DependencyUnavailableError("redis", describe(error)) from error
 
     async def write_and_read(self, key: str, value: str, ttl_seconds: int) -> str | None:
         """SET the namespaced key with a TTL and GET it back in one round trip."""
         stored_key = DEMO_KEY_PREFIX + key
-        try:
+        with unavailable_on("redis", *REDIS_ERRORS):
             async with self.client.pipeline(transaction=True) as pipe:
                 pipe.set(stored_key, value, ex=ttl_seconds)
                 pipe.get(stored_key)
                 _, read_back = await pipe.execute()
-        except (RedisError, OSError) as error:
-            raise DependencyUnavailableError("redis", describe(error)) from error
         return read_back if isinstance(read_back, str) else None
 
     async def close(self) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import (
 
 from app.config import Settings
 from app.services.deadline import within
-from app.services.errors import DependencyUnavailableError, describe
+from app.services.errors import unavailable_on
 from app.tracing import instrument_engine
 
 # Only failures of the server or the connection are an outage; a statement PostgreSQL rejects
@@ -57,12 +57,9 @@ class DatabaseService:
         silent server is "postgresql unavailable"."""
 
         async def in_session() -> T:
-            try:
+            with unavailable_on("postgresql", *CONNECTION_ERRORS):
                 async with self._sessions() as session:
                     return await work(session)
-            except CONNECTION_ERRORS as error:
-                reason = describe(getattr(error, "orig", None) or error)
-                raise DependencyUnavailableError("postgresql", reason) from error
 
         return await within(self._timeout, "postgresql", in_session())
 
@@ -74,12 +71,8 @@ class DatabaseService:
                 autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
                 await autocommit.exec_driver_sql("SELECT 1")
 
-        try:
+        with unavailable_on("postgresql", *CONNECTION_ERRORS):
             await select_one()
-        except CONNECTION_ERRORS as error:
-            raise DependencyUnavailableError(
-                "postgresql", describe(getattr(error, "orig", None) or error)
-            ) from error
 
     async def close(self) -> None:
         await self.engine.dispose()

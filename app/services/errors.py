@@ -1,6 +1,13 @@
-"""The one error type for an unreachable dependency; the API turns it into a 503 naming it."""
+"""The one error type for an unreachable dependency, and the one way to raise it.
+
+Each service module (`app/services/*.py`) names its library's failure types once and wraps its
+calls in `unavailable_on(...)`; the API turns the error into a 503 naming the dependency, so
+routes never see a driver's exception types.
+"""
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 # Short, topology-free causes for public bodies in production; the full error goes to the log.
 _CAUSES = (
@@ -22,8 +29,28 @@ class DependencyUnavailableError(Exception):
         return short_cause(self.reason)
 
 
+@contextmanager
+def unavailable_on(dependency: str, *errors: type[BaseException]) -> Iterator[None]:
+    """Inside the block, any of `errors` becomes `DependencyUnavailableError(dependency, ...)`.
+
+    Use it as `with unavailable_on("redis", *REDIS_ERRORS): await ...` inside the coroutine,
+    not as a decorator of one: a decorated `async def` would leave the block before it runs.
+    """
+    try:
+        yield
+    except errors as error:
+        raise DependencyUnavailableError(dependency, describe(error)) from error
+
+
 def describe(error: BaseException) -> str:
-    """A one-line description of a low-level error (for logs and local responses)."""
+    """A one-line description of a low-level error (for logs and local responses).
+
+    A wrapper that carries the driver's own error as `orig` (SQLAlchemy's DBAPIError) is
+    described by that error: it names the cause without the wrapper's SQL and URL text.
+    """
+    original = getattr(error, "orig", None)
+    if isinstance(original, BaseException):
+        error = original
     if isinstance(error, TimeoutError) and not str(error).strip():
         return "timeout"
     text = str(error).strip().splitlines()[0] if str(error).strip() else ""

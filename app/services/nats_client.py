@@ -20,7 +20,7 @@ from nats.errors import Error as NatsError
 from opentelemetry import propagate, trace
 
 from app.config import Settings
-from app.services.errors import DependencyUnavailableError, describe
+from app.services.errors import DependencyUnavailableError, describe, unavailable_on
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +33,7 @@ RECONNECT_WAIT_SECONDS = 0.5
 PING_INTERVAL_SECONDS = 5
 MAX_OUTSTANDING_PINGS = 2
 CLOSE_TIMEOUT_SECONDS = 1.0
+# nats-py's own errors, socket errors it lets through, and its timeouts (plain TimeoutError).
 NATS_ERRORS = (NatsError, OSError, TimeoutError)
 
 # NATS has no maintained OpenTelemetry instrumentation: spans and W3C headers are added here.
@@ -96,7 +97,7 @@ class NatsService:
 
     async def _connect(self) -> Client:
         timeout = self._settings.dependency_connect_timeout
-        try:
+        with unavailable_on("nats", *NATS_ERRORS):
             connection = await asyncio.wait_for(
                 nats.connect(
                     self._settings.nats_url,
@@ -115,8 +116,6 @@ class NatsService:
                 self._settings.nats_subject, queue=ECHO_QUEUE_GROUP, cb=self._echo
             )
             await connection.subscribe(self._health_subject, cb=self._echo)
-        except NATS_ERRORS as error:
-            raise DependencyUnavailableError("nats", describe(error)) from error
         logger.info(
             "nats connected",
             extra={"url": self._settings.nats_url, "subject": self._settings.nats_subject},
@@ -144,10 +143,8 @@ class NatsService:
         self, subject: str, payload: bytes, seconds: float, headers: dict[str, str] | None = None
     ) -> bytes:
         connection = await self.connection()
-        try:
+        with unavailable_on("nats", *NATS_ERRORS):
             reply = await connection.request(subject, payload, timeout=seconds, headers=headers)
-        except NATS_ERRORS as error:
-            raise DependencyUnavailableError("nats", describe(error)) from error
         return reply.data
 
     async def round_trip(self) -> None:
@@ -167,10 +164,8 @@ class NatsService:
         order, so the round trip after the message comes back only once the message arrived)."""
         connection = await self.connection()
         with trace.use_span(_span("publish", subject), end_on_exit=True):
-            try:
+            with unavailable_on("nats", *NATS_ERRORS):
                 await connection.publish(subject, payload, headers=_trace_headers())
-            except NATS_ERRORS as error:
-                raise DependencyUnavailableError("nats", describe(error)) from error
             await self._request(self._health_subject, b"", self._settings.request_timeout)
 
     async def close(self) -> None:

@@ -20,9 +20,9 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 from temporalio.common import MetricMeter
-from temporalio.service import RPCError
 
 from app.services.errors import describe
+from app.services.temporal import RPC_ERRORS
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class PollerReadiness:
         """Ask the server once; update the verdict and the gauge."""
         try:
             seen = {kind: await self._pollers_seen(value) for kind, value in TASK_TYPES.items()}
-        except RPCError as error:
+        except RPC_ERRORS as error:
             seen = dict.fromkeys(TASK_TYPES, 0)
             problem = f"temporal did not answer: {describe(error)}"
         else:

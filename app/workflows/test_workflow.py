@@ -7,7 +7,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from app.activities.test_activity import compose_greeting
+    from app.activities.test_activity import TestActivityInput, compose_greeting
 
 WORKFLOW_NAME = "TestWorkflow"
 
@@ -26,7 +26,7 @@ class TestWorkflow:
     async def run(self, data: TestWorkflowInput) -> str:
         return await workflow.execute_activity(
             compose_greeting,
-            data.name,
+            TestActivityInput(name=data.name),
             start_to_close_timeout=timedelta(seconds=10),
             schedule_to_close_timeout=timedelta(seconds=60),
             retry_policy=RetryPolicy(

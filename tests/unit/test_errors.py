@@ -2,7 +2,7 @@
 
 import pytest
 
-from app.services.errors import DependencyUnavailableError, short_cause
+from app.services.errors import DependencyUnavailableError, describe, short_cause, unavailable_on
 
 
 @pytest.mark.parametrize(
@@ -29,3 +29,40 @@ from app.services.errors import DependencyUnavailableError, short_cause
 def test_short_causes_name_the_kind_of_failure_without_topology(reason: str, cause: str) -> None:
     assert short_cause(reason) == cause
     assert DependencyUnavailableError("x", reason).cause == cause
+
+
+class DriverError(Exception):
+    pass
+
+
+class WrappedDriverError(Exception):
+    """Like SQLAlchemy's DBAPIError: the driver's own error is carried as `orig`."""
+
+    def __init__(self, orig: BaseException) -> None:
+        super().__init__(f"(wrapper) {orig}\n[SQL: SELECT 1]")
+        self.orig = orig
+
+
+def test_unavailable_on_turns_the_declared_errors_into_one_naming_the_dependency() -> None:
+    cause = DriverError("Connection refused\nsecond line")
+    with pytest.raises(DependencyUnavailableError) as raised, unavailable_on("redis", DriverError):
+        raise cause
+    assert raised.value.dependency == "redis"
+    assert raised.value.reason == "DriverError: Connection refused"
+    assert raised.value.__cause__ is cause
+
+
+def test_unavailable_on_lets_other_errors_through() -> None:
+    with pytest.raises(ValueError, match="a bug"), unavailable_on("redis", DriverError):
+        raise ValueError("a bug")
+
+
+def test_unavailable_on_describes_a_wrapped_driver_error_by_the_driver_error() -> None:
+    wrapped = WrappedDriverError(ConnectionRefusedError("[Errno 111] refused"))
+    with (
+        pytest.raises(DependencyUnavailableError) as raised,
+        unavailable_on("postgresql", WrappedDriverError),
+    ):
+        raise wrapped
+    assert raised.value.reason == "ConnectionRefusedError: [Errno 111] refused"
+    assert describe(TimeoutError()) == "timeout"

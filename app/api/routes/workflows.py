@@ -1,23 +1,18 @@
 """`/test-workflow`: start TestWorkflow on the worker's queue and follow it."""
 
-import asyncio
 import uuid
 from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, HTTPException, Path, Query, status
-from pydantic import BaseModel, Field
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
+from pydantic import BaseModel, Field, PlainSerializer, WithJsonSchema
+from temporalio.client import WorkflowExecutionStatus
 
 from app.api.deps import DemoAccess, ServicesDep
 from app.api.responses import BODY_ERRORS, described
 from app.api.routing import JsonBodyRoute
-from app.config import Settings
-from app.services.errors import DependencyUnavailableError, describe
-from app.workflows.test_workflow import WORKFLOW_NAME, TestWorkflowInput
+from app.services.temporal import WorkflowNotFoundError, WorkflowOutcome
+from app.workflows.test_workflow import TestWorkflow, TestWorkflowInput
 
 router = APIRouter(prefix="/test-workflow", tags=["workflows"], route_class=JsonBodyRoute)
 
@@ -31,64 +26,42 @@ IdempotencyKey = Annotated[
     ),
 ]
 IDEMPOTENT_ID_PREFIX = "test-workflow-key-"
+# Closed runs whose result (or failure) the server holds; a continued-as-new run has neither.
+CLOSED_WITH_OUTCOME = {
+    WorkflowExecutionStatus.COMPLETED,
+    WorkflowExecutionStatus.FAILED,
+    WorkflowExecutionStatus.CANCELED,
+    WorkflowExecutionStatus.TERMINATED,
+    WorkflowExecutionStatus.TIMED_OUT,
+}
+
+# The SDK's enum, shown by name: RUNNING, COMPLETED, FAILED, CANCELED, TERMINATED, ...
+WorkflowStatus = Annotated[
+    WorkflowExecutionStatus,
+    PlainSerializer(lambda status: status.name, return_type=str),
+    WithJsonSchema({"type": "string", "enum": [status.name for status in WorkflowExecutionStatus]}),
+]
 
 
 class StartWorkflow(BaseModel):
     name: str = Field(default="Demo", min_length=1, max_length=100, examples=["Demo"])
 
 
-class WorkflowStarted(BaseModel):
+class WorkflowRun(BaseModel):
+    """One run of TestWorkflow: a completed run carries its `result`, one that closed otherwise
+    the `error` that ended it."""
+
     workflow_id: str
     run_id: str
     task_queue: str
-    status: str
-    result: Any = None
-
-
-class WorkflowState(BaseModel):
-    workflow_id: str
-    run_id: str
-    status: str
+    status: WorkflowStatus | None = Field(description="null only if the server reports none")
     result: Any = None
     error: str | None = None
 
-
-def temporal_unavailable(error: BaseException) -> DependencyUnavailableError:
-    return DependencyUnavailableError("temporal", describe(error))
-
-
-async def start(
-    client: Client, settings: Settings, name: str, idempotency_key: str | None
-) -> tuple[WorkflowHandle[Any, Any], str]:
-    """Start the workflow; with a key, a retry finds the run the first attempt started
-    (running: Temporal's USE_EXISTING conflict policy; closed: a rejected duplicate)."""
-    rpc_timeout = timedelta(seconds=settings.request_timeout)
-    if idempotency_key is None:
-        workflow_id = f"test-workflow-{uuid.uuid4()}"
-    else:
-        workflow_id = IDEMPOTENT_ID_PREFIX + idempotency_key
-    try:
-        handle = await client.start_workflow(
-            WORKFLOW_NAME,
-            TestWorkflowInput(name=name),
-            id=workflow_id,
-            task_queue=settings.temporal_task_queue,
-            execution_timeout=WORKFLOW_EXECUTION_TIMEOUT,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            rpc_timeout=rpc_timeout,
+    def settle(self, outcome: WorkflowOutcome) -> "WorkflowRun":
+        return self.model_copy(
+            update={"status": outcome.status, "result": outcome.result, "error": outcome.error}
         )
-        return handle, handle.first_execution_run_id or ""
-    except WorkflowAlreadyStartedError:
-        handle = client.get_workflow_handle(workflow_id)
-        try:
-            description = await handle.describe(rpc_timeout=rpc_timeout)
-        except RPCError as error:
-            raise temporal_unavailable(error) from error
-        run_id = description.run_id
-        return client.get_workflow_handle(workflow_id, run_id=run_id), run_id
-    except RPCError as error:
-        raise temporal_unavailable(error) from error
 
 
 @router.post(
@@ -104,59 +77,51 @@ async def start_test_workflow(
         bool, Query(description="Wait for the result (up to REQUEST_TIMEOUT).")
     ] = False,
     idempotency_key: IdempotencyKey = None,
-) -> WorkflowStarted:
+) -> WorkflowRun:
     """Start TestWorkflow; with `wait=true` the answer carries its result."""
     request = body or StartWorkflow()
-    client = await services.temporal.client()
     settings = services.settings
-    rpc_timeout = timedelta(seconds=settings.request_timeout)
-    handle, run_id = await start(client, settings, request.name, idempotency_key)
-    started = WorkflowStarted(
-        workflow_id=handle.id,
-        run_id=run_id,
+    if idempotency_key is None:
+        workflow_id = f"test-workflow-{uuid.uuid4()}"
+    else:
+        workflow_id = IDEMPOTENT_ID_PREFIX + idempotency_key
+    handle = await services.temporal.start_workflow(
+        TestWorkflow.run,
+        TestWorkflowInput(name=request.name),
+        id=workflow_id,
         task_queue=settings.temporal_task_queue,
-        status="RUNNING",
+        execution_timeout=WORKFLOW_EXECUTION_TIMEOUT,
+    )
+    run = WorkflowRun(
+        workflow_id=handle.id,
+        run_id=handle.result_run_id or "",
+        task_queue=settings.temporal_task_queue,
+        status=WorkflowExecutionStatus.RUNNING,
     )
     if wait:
-        try:
-            started.result = await asyncio.wait_for(
-                handle.result(rpc_timeout=rpc_timeout), settings.request_timeout
-            )
-            started.status = "COMPLETED"
-        except TimeoutError:
-            started.status = "RUNNING"
-        except WorkflowFailureError as error:
-            started.status = "FAILED"
-            started.result = describe(error.cause)
-        except RPCError as error:
-            raise temporal_unavailable(error) from error
-    return started
+        run = run.settle(await services.temporal.outcome(handle, settings.request_timeout))
+    return run
 
 
 @router.get("/{workflow_id}", responses=described(404, 422, 503))
-async def get_test_workflow(workflow_id: WorkflowId, services: ServicesDep) -> WorkflowState:
-    """Status of a workflow and, once it completed, its result."""
-    client = await services.temporal.client()
-    rpc_timeout = timedelta(seconds=services.settings.request_timeout)
-    handle = client.get_workflow_handle(workflow_id)
+async def get_test_workflow(workflow_id: WorkflowId, services: ServicesDep) -> WorkflowRun:
+    """Status of a workflow's latest run and, once it closed, its result or error."""
     try:
-        description = await handle.describe(rpc_timeout=rpc_timeout)
-    except RPCError as error:
-        if error.status == RPCStatusCode.NOT_FOUND:
-            raise HTTPException(
-                status.HTTP_404_NOT_FOUND, f"workflow '{workflow_id}' not found"
-            ) from error
-        raise temporal_unavailable(error) from error
-    state = WorkflowState(
+        description = await services.temporal.describe(workflow_id)
+    except WorkflowNotFoundError as error:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"workflow '{workflow_id}' not found"
+        ) from error
+    run = WorkflowRun(
         workflow_id=workflow_id,
         run_id=description.run_id,
-        status=description.status.name if description.status else "UNKNOWN",
+        task_queue=description.task_queue,
+        status=description.status,
     )
-    if description.status == WorkflowExecutionStatus.COMPLETED:
-        try:
-            state.result = await handle.result(rpc_timeout=rpc_timeout)
-        except RPCError as error:
-            raise temporal_unavailable(error) from error
-    elif description.status == WorkflowExecutionStatus.FAILED:
-        state.error = "workflow failed; see Temporal UI for the failure"
-    return state
+    if description.status in CLOSED_WITH_OUTCOME:
+        client = await services.temporal.client()
+        handle = client.get_workflow_handle_for(
+            TestWorkflow.run, workflow_id, run_id=description.run_id
+        )
+        run = run.settle(await services.temporal.outcome(handle, services.settings.request_timeout))
+    return run
