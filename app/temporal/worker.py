@@ -10,6 +10,7 @@ from temporalio.worker import Worker
 
 from app.activities.test_activity import compose_greeting
 from app.config import Settings
+from app.gc_freeze import freeze_startup_objects
 from app.temporal.client import wait_for_temporal
 from app.temporal.health_server import HealthServer
 from app.temporal.readiness import PollerReadiness, worker_identity
@@ -56,12 +57,14 @@ async def run_worker(settings: Settings) -> int:
         activities=[compose_greeting],
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
     )
+    frozen = freeze_startup_objects()
     logger.info(
         "worker started",
         extra={
             "task_queue": settings.temporal_task_queue,
             "namespace": settings.temporal_namespace,
             "identity": identity,
+            "gc_frozen_objects": frozen,
         },
     )
     run = asyncio.create_task(worker.run())

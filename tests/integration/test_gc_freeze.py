@@ -1,7 +1,9 @@
-"""The API freezes its start-up objects, so full collections under load stay short."""
+"""The API and the worker freeze their start-up objects, so full collections stay short."""
 
 import gc
 import json
+
+import pytest
 
 from app.gc_freeze import freeze_startup_objects
 from devstack import process
@@ -20,12 +22,17 @@ def test_freezing_takes_live_objects_out_of_every_generation() -> None:
     assert id(survivors[0]) in {id(obj) for obj in gc.get_objects()}
 
 
-def test_the_api_froze_its_start_up_objects_before_taking_traffic(stack: StackConfig) -> None:
-    ready = [
+@pytest.mark.parametrize(
+    ("service", "message"), [("api", "api ready"), ("worker", "worker started")]
+)
+def test_the_process_froze_its_start_up_objects_before_taking_work(
+    stack: StackConfig, service: str, message: str
+) -> None:
+    started = [
         json.loads(line)
-        for line in process.log_file(stack.state_dir, "api").read_text().splitlines()
-        if '"message": "api ready"' in line
+        for line in process.log_file(stack.state_dir, service).read_text().splitlines()
+        if f'"message": "{message}"' in line
     ]
-    assert ready, "no 'api ready' line in the API log"
+    assert started, f"no '{message}' line in the {service} log"
     # Modules, classes and the clients of every dependency: well over 50,000 objects.
-    assert ready[-1]["gc_frozen_objects"] > 50_000, ready[-1]
+    assert started[-1]["gc_frozen_objects"] > 50_000, started[-1]
