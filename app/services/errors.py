@@ -1,6 +1,8 @@
 """The one error type for an unreachable dependency; the API turns it into a 503 naming it."""
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 # Short, topology-free causes for public bodies in production; the full error goes to the log.
 _CAUSES = (
@@ -37,3 +39,18 @@ def short_cause(reason: str) -> str:
         if pattern.search(reason):
             return cause
     return "unavailable"
+
+
+@contextmanager
+def unavailable_on(dependency: str, *errors: type[BaseException]) -> Iterator[None]:
+    """Inside it, any of `errors` becomes `DependencyUnavailableError(dependency, ...)`.
+
+    Each service module names its library's failure types once and wraps its calls in this,
+    so routes and dependencies never import a driver's exceptions.
+    """
+    try:
+        yield
+    except DependencyUnavailableError:
+        raise  # already translated (by a nested call or a deadline): keep its dependency
+    except errors as error:
+        raise DependencyUnavailableError(dependency, describe(error)) from error

@@ -2,7 +2,7 @@
 
 import pytest
 
-from app.services.errors import DependencyUnavailableError, short_cause
+from app.services.errors import DependencyUnavailableError, short_cause, unavailable_on
 
 
 @pytest.mark.parametrize(
@@ -29,3 +29,34 @@ from app.services.errors import DependencyUnavailableError, short_cause
 def test_short_causes_name_the_kind_of_failure_without_topology(reason: str, cause: str) -> None:
     assert short_cause(reason) == cause
     assert DependencyUnavailableError("x", reason).cause == cause
+
+
+def test_unavailable_on_translates_the_named_errors_only() -> None:
+    with pytest.raises(DependencyUnavailableError) as caught, unavailable_on("cache", OSError):
+        raise ConnectionRefusedError(111, "Connection refused")
+    assert caught.value.dependency == "cache"
+    assert caught.value.reason == "ConnectionRefusedError: [Errno 111] Connection refused"
+    assert caught.value.cause == "connection refused"
+    assert isinstance(caught.value.__cause__, ConnectionRefusedError)
+
+    # A bug is not an outage: what the service did not name passes through unchanged.
+    with pytest.raises(KeyError), unavailable_on("cache", OSError):
+        raise KeyError("missing")
+
+
+def test_unavailable_on_keeps_an_error_already_translated() -> None:
+    inner = DependencyUnavailableError("postgresql", "timeout: no answer within 3s")
+    with pytest.raises(DependencyUnavailableError) as caught, unavailable_on("cache", Exception):
+        raise inner
+    assert caught.value is inner
+
+
+async def test_unavailable_on_wraps_awaited_calls() -> None:
+    async def refuse() -> None:
+        raise TimeoutError
+
+    with (
+        pytest.raises(DependencyUnavailableError, match="bus unavailable: timeout"),
+        unavailable_on("bus", TimeoutError),
+    ):
+        await refuse()
