@@ -672,7 +672,10 @@ def test_runs_are_bounded_and_credentials_not_persisted(workflow: dict[str, Any]
 
 
 def test_triggers_are_pushes_to_main_and_pull_requests(workflow: dict[str, Any]) -> None:
-    triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads `on` as True
+    document: dict[Any, Any] = workflow
+    triggers: dict[str, Any] = document[
+        "on" if "on" in document else True
+    ]  # YAML 1.1: `on` is True
     assert triggers["push"]["branches"] == ["main"]
     assert "pull_request" in triggers
     assert "pull_request_target" not in triggers

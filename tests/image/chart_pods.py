@@ -39,7 +39,8 @@ from typing import Any
 
 import yaml
 from helm_python import chart as helm
-from image_containers import podman
+
+from tests.image.image_containers import podman
 
 Doc = dict[str, Any]
 

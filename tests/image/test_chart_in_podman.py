@@ -26,7 +26,11 @@ import httpx
 import psycopg
 import pytest
 import yaml
-from chart_pods import (
+
+from devstack.config import DATABASE_PASSWORD, DATABASE_USER, HOST, StackConfig, free_ports
+from devstack.services import venv_binary
+from tests.deploy.test_artifact_mutations import KUBE_MUTATIONS, Mutation
+from tests.image.chart_pods import (
     HOST_FROM_POD,
     PROBES,
     Doc,
@@ -40,11 +44,7 @@ from chart_pods import (
     publish_ports,
     render,
 )
-from image_containers import REPO_ROOT, BuiltImage, podman
-
-from devstack.config import DATABASE_PASSWORD, DATABASE_USER, HOST, StackConfig, free_ports
-from devstack.services import venv_binary
-from tests.deploy.test_artifact_mutations import KUBE_MUTATIONS, Mutation
+from tests.image.image_containers import REPO_ROOT, BuiltImage, podman
 
 CHART = REPO_ROOT / "deploy" / "helm" / "sbs"
 RUN_ID = f"{os.getpid()}-{uuid.uuid4().hex[:6]}"

@@ -17,9 +17,9 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from image_containers import BuiltImage, Container, podman, podman_json
 
 from devstack.config import DATABASE_PASSWORD, DATABASE_USER, HOST, StackConfig, free_ports
+from tests.image.image_containers import BuiltImage, Container, podman, podman_json
 
 HOST_FROM_CONTAINER = "10.0.2.2"
 RUN_ID = f"{os.getpid()}-{uuid.uuid4().hex[:6]}"

@@ -279,7 +279,7 @@ def test_demo_keys_expire_within_minutes_and_redis_evicts_only_keys_with_a_ttl(
     store = redis.Redis(host=HOST, port=stack.ports["redis"], socket_timeout=5)
     assert 0 < store.ttl("sbs:test:short") <= 600
     assert store.config_get("maxmemory-policy") == {"maxmemory-policy": "volatile-ttl"}
-    assert int(store.config_get("maxmemory")["maxmemory"]) > 0
+    assert int(str(store.config_get("maxmemory")["maxmemory"])) > 0
 
 
 EXPECTED_ERROR_STATUSES = {

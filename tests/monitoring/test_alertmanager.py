@@ -18,9 +18,9 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from monitoring_files import ALERTMANAGER_CONFIG, alert_rules
 
 from devstack.observability import ALERTMANAGER
+from tests.monitoring.monitoring_files import ALERTMANAGER_CONFIG, alert_rules
 
 HOST = "127.0.0.1"
 START_TIMEOUT = 20.0

@@ -15,9 +15,14 @@ from typing import Any
 
 import httpx
 import pytest
-from monitoring_files import DashboardQuery, alert_rules, dashboard_queries, recording_rules
 
 from devstack.config import StackConfig
+from tests.monitoring.monitoring_files import (
+    DashboardQuery,
+    alert_rules,
+    dashboard_queries,
+    recording_rules,
+)
 
 JOBS = (
     "sbs-api",

@@ -2,6 +2,7 @@
 rule holds scale with the cadence, Prometheus is pointed at the local Alertmanager and
 exporters (and forgets missing ones), and the health checker hook publishes its results."""
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -72,7 +73,7 @@ def test_prometheus_points_at_the_local_alertmanager_and_exporters(tmp_path: Pat
 def test_missing_packages_drop_their_jobs_and_alerting(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(observability.shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
     document = yaml.safe_load(render_prometheus_config(stack_config(tmp_path, "15s")).read_text())
     assert "alerting" not in document
     jobs = {job["job_name"] for job in document["scrape_configs"]}
