@@ -859,6 +859,9 @@ def test_test_job_installs_and_runs_what_the_laptop_does(workflow: dict[str, Any
     assert "scripts/install_podman.sh" in ci_run
     assert "prometheus" in ci_run
     assert ci_run.rstrip().endswith("make test")
+    commands = [line.strip() for line in ci_run.splitlines()]
+    assert "make lint" in commands, "a clean clone's CI run must lint too"
+    assert commands.index("make lint") < commands.index("make test")
 
 
 def test_build_uses_the_cache_and_records_the_commit(workflow: dict[str, Any]) -> None:
