@@ -5,8 +5,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,16 +14,7 @@ import httpx
 
 from devstack import process
 from devstack.config import HOST, PROJECT_ROOT, StackConfig, free_ports
-
-
-def wait_for(predicate: Callable[[], bool], seconds: float, interval: float = 0.2) -> float:
-    """Seconds until `predicate()` held; AssertionError when it did not within `seconds`."""
-    started = time.monotonic()
-    while time.monotonic() - started < seconds:
-        if predicate():
-            return time.monotonic() - started
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {seconds}s")
+from tests.waiting import answers_ok, wait_for
 
 
 def process_tree(pid: int) -> list[int]:
@@ -75,12 +65,9 @@ class ApiProcess:
     def wait_ready(self, seconds: float = 60) -> None:
         def ready() -> bool:
             assert self.process.poll() is None, f"API exited:\n{self.output()}"
-            try:
-                return httpx.get(f"{self.url}/health/ready", timeout=2).status_code == 200
-            except httpx.TransportError:
-                return False
+            return answers_ok(f"{self.url}/health/ready", timeout=2)
 
-        wait_for(ready, seconds)
+        wait_for(ready, seconds, "the API ready")
 
     def stop(self) -> int:
         if self.process.poll() is None:
