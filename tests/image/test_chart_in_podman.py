@@ -26,8 +26,8 @@ import psycopg
 import pytest
 import yaml
 
-from devstack.config import DATABASE_PASSWORD, DATABASE_USER, HOST, StackConfig, free_ports
-from devstack.services import venv_binary
+from devstack.config import HOST, StackConfig, free_ports
+from devstack.services import postgres_connect, venv_binary
 from tests.deploy.test_artifact_mutations import KUBE_MUTATIONS, Mutation
 from tests.image.chart_pods import (
     HOST_FROM_POD,
@@ -59,18 +59,6 @@ KILLED_BY = {
 }
 
 
-def admin_connection(stack: StackConfig) -> psycopg.Connection[Any]:
-    return psycopg.connect(
-        host=HOST,
-        port=stack.ports["postgresql"],
-        user=DATABASE_USER,
-        password=DATABASE_PASSWORD,
-        dbname="postgres",
-        autocommit=True,
-        connect_timeout=10,
-    )
-
-
 @dataclass
 class Target:
     """What one value set runs against: its own database, login, token and task queue."""
@@ -93,7 +81,7 @@ def make_target(stack: StackConfig, key: str) -> Target:
         token=secrets.token_hex(24),
         task_queue=f"kube-{key}-{RUN_ID}",
     )
-    with admin_connection(stack) as connection:
+    with postgres_connect(stack, "postgres") as connection:
         connection.execute(f"CREATE ROLE \"{name}\" LOGIN PASSWORD '{target.password}'")
         connection.execute(f'CREATE DATABASE "{name}" OWNER "{name}"')
     return target

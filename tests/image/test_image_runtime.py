@@ -15,10 +15,10 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 
 from devstack.config import DATABASE_PASSWORD, DATABASE_USER, HOST, StackConfig, free_ports
+from devstack.services import postgres_connect
 from tests.image.image_containers import BuiltImage, Container, podman, podman_json
 from tests.waiting import answers_ok, poll
 
@@ -54,18 +54,6 @@ def container_environment(stack: StackConfig) -> dict[str, str]:
     }
 
 
-def admin_connection(stack: StackConfig) -> psycopg.Connection[Any]:
-    return psycopg.connect(
-        host=HOST,
-        port=stack.ports["postgresql"],
-        user=DATABASE_USER,
-        password=DATABASE_PASSWORD,
-        dbname="postgres",
-        autocommit=True,
-        connect_timeout=10,
-    )
-
-
 class ApiContainer(Container):
     url: str
     log_before_database: str
@@ -84,7 +72,7 @@ def api_container(stack: StackConfig, run_container: RunContainer) -> ApiContain
     api.url = f"http://{HOST}:{port}"
     # Its database does not exist yet: the entrypoint must keep waiting for it.
     api.log_before_database = api.wait_for_log("waiting for database", timeout=60)
-    with admin_connection(stack) as connection:
+    with postgres_connect(stack, "postgres") as connection:
         connection.execute(f'CREATE DATABASE "{DATABASE}"')
 
     def healthy() -> bool:
@@ -113,14 +101,7 @@ def test_api_container_waits_for_the_database_migrates_it_and_is_healthy(
     assert "migrations done" not in api_container.log_before_database
     health = httpx.get(f"{api_container.url}/health", timeout=10)
     assert health.status_code == 200, health.text
-    with psycopg.connect(
-        host=HOST,
-        port=stack.ports["postgresql"],
-        user=DATABASE_USER,
-        password=DATABASE_PASSWORD,
-        dbname=DATABASE,
-        connect_timeout=10,
-    ) as connection:
+    with postgres_connect(stack, DATABASE) as connection:
         (revision,) = connection.execute("SELECT version_num FROM alembic_version").fetchone() or ()
         tables = {row[0] for row in connection.execute("SELECT tablename FROM pg_tables")}
     assert revision

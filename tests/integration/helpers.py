@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 
 from devstack import process
-from devstack.config import HOST, PROJECT_ROOT, StackConfig, free_ports
+from devstack.config import HOST, PORT_VARIABLES, PROJECT_ROOT, StackConfig, free_ports
 from tests.waiting import answers_ok, wait_for
 
 
@@ -33,6 +33,23 @@ def process_tree(pid: int) -> list[int]:
         tree.append(current)
         pending.extend(children.get(current, []))
     return tree
+
+
+def stack_variables(stack: StackConfig) -> dict[str, str]:
+    """The environment of a developer beside `stack`: what moves `make up`, `make dev` and
+    `python -m devstack` onto its state directory, ports and token."""
+    # Without the variables of an outer `make test`, a nested `make` behaves as typed.
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")
+    }
+    environment["SBS_STATE_DIR"] = str(stack.state_dir)
+    environment["SBS_API_TOKEN"] = stack.api_token
+    environment.update(
+        {variable: str(stack.ports[name]) for name, (variable, _) in PORT_VARIABLES.items()}
+    )
+    return environment
 
 
 @contextmanager

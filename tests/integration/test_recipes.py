@@ -18,21 +18,19 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
 from temporalio.client import Client
 
 from devstack.config import (
     DATABASE_NAME,
-    DATABASE_PASSWORD,
-    DATABASE_USER,
     HOST,
-    PORT_VARIABLES,
     PROJECT_ROOT,
     StackConfig,
     free_ports,
 )
+from devstack.services import postgres_connect
 from tests.docs.readme_facts import section
+from tests.integration.helpers import stack_variables
 from tests.waiting import answers_ok, wait_for
 
 RECIPES = section("## Разработка на платформе: рецепты")
@@ -109,24 +107,14 @@ def follow_the_recipes(repo: Path) -> None:
     edit(worker, "activities=[", "activities=[count_words, ")
 
 
-def stack_variables(stack: StackConfig) -> dict[str, str]:
-    """The environment a developer has beside that stack (as `make up` read it)."""
-    environment = {
-        name: value
-        for name, value in os.environ.items()
-        if name not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")
-    }
-    environment["SBS_STATE_DIR"] = str(stack.state_dir)
-    environment["SBS_API_TOKEN"] = stack.api_token
-    environment.update(
-        {variable: str(stack.ports[name]) for name, (variable, _) in PORT_VARIABLES.items()}
-    )
-    return environment
-
-
 def make(repo: Path, environment: dict[str, str], *arguments: str) -> str:
+    return run(["make", "--no-print-directory", f"VENV={VENV}", *arguments], repo, environment)
+
+
+def run(command: list[str], repo: Path, environment: dict[str, str] | None = None) -> str:
+    """Its output; the test fails with that output when it exits non-zero."""
     done = subprocess.run(
-        ["make", "--no-print-directory", f"VENV={VENV}", *arguments],
+        command,
         cwd=repo,
         env=environment,
         capture_output=True,
@@ -134,7 +122,7 @@ def make(repo: Path, environment: dict[str, str], *arguments: str) -> str:
         timeout=120,
         check=False,
     )
-    assert done.returncode == 0, f"make {' '.join(arguments)}:\n{done.stdout}\n{done.stderr}"
+    assert done.returncode == 0, f"{' '.join(command)}:\n{done.stdout}\n{done.stderr}"
     return done.stdout + done.stderr
 
 
@@ -146,20 +134,8 @@ def new_migrations(repo: Path) -> list[Path]:
     ]
 
 
-def stack_database(stack: StackConfig) -> psycopg.Connection:
-    return psycopg.connect(
-        host=HOST,
-        port=stack.ports["postgresql"],
-        user=DATABASE_USER,
-        password=DATABASE_PASSWORD,
-        dbname=DATABASE_NAME,
-        connect_timeout=5,
-        autocommit=True,
-    )
-
-
 def schema_state(stack: StackConfig) -> tuple[str, bool]:
-    with stack_database(stack) as connection:
+    with postgres_connect(stack, DATABASE_NAME) as connection:
         revision = connection.execute("SELECT version_num FROM alembic_version").fetchone()
         notes = connection.execute("SELECT to_regclass('public.notes')").fetchone()
     assert revision is not None
@@ -173,15 +149,7 @@ def lint(repo: Path, files: list[str]) -> None:
         ["ruff", "format", "--check", *files],
         ["mypy", *files],
     ):
-        linted = subprocess.run(
-            [sys.executable, "-m", *command],
-            cwd=repo,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert linted.returncode == 0, f"{command[0]}: {linted.stdout}{linted.stderr}"
+        run([sys.executable, "-m", *command], repo)
 
 
 # The recipe's service against a port where nothing listens: the failure arrives translated.
@@ -209,17 +177,8 @@ asyncio.run(main())
 
 def probe_new_dependency(repo: Path, environment: dict[str, str]) -> str:
     closed_port = free_ports(1)[0]
-    probed = subprocess.run(
-        [sys.executable, "-c", SEARCH_PROBE],
-        cwd=repo,
-        env={**environment, "SEARCH_URL": f"http://{HOST}:{closed_port}"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert probed.returncode == 0, probed.stderr
-    return probed.stdout.strip()
+    probe_environment = {**environment, "SEARCH_URL": f"http://{HOST}:{closed_port}"}
+    return run([sys.executable, "-c", SEARCH_PROBE], repo, probe_environment).strip()
 
 
 @pytest.fixture
@@ -297,16 +256,11 @@ def test_the_recipes_work_as_written(
         for child in background:
             if child.poll() is None:
                 os.killpg(child.pid, signal.SIGTERM)
-        rolled_back = subprocess.run(
+        run(
             [*AGAINST_STACK, str(VENV / "bin/alembic"), "downgrade", head_before],
-            cwd=scratch,
-            env=environment,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
+            scratch,
+            environment,
         )
-        assert rolled_back.returncode == 0, rolled_back.stdout + rolled_back.stderr
     assert schema_state(stack) == (head_before, False)
 
 
