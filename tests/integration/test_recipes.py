@@ -18,12 +18,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
+import nats
 import pytest
 from temporalio.client import Client
 
 from devstack.config import (
     DATABASE_NAME,
     HOST,
+    PORT_VARIABLES,
     PROJECT_ROOT,
     StackConfig,
     free_ports,
@@ -37,6 +39,7 @@ RECIPES = section("## Разработка на платформе: рецепт
 VENV = Path(sys.executable).parent.parent
 START_SECONDS = 60
 AGAINST_STACK = [sys.executable, "-m", "devstack.against_stack"]
+NATS_MODULE = "app/services/nats_client.py"  # where NatsService subscribes its handlers
 
 
 def recipe_files() -> dict[str, str]:
@@ -47,9 +50,10 @@ def recipe_files() -> dict[str, str]:
     return dict(blocks)
 
 
-def settings_snippet() -> str:
-    blocks: list[str] = re.findall(r"```python\n(.*?)```", RECIPES, re.DOTALL)
-    (block,) = [block for block in blocks if "Field(" in block]
+def snippet(containing: str) -> str:
+    """The one README block (an excerpt, not a whole file) that contains `containing`."""
+    blocks: list[str] = re.findall(r"```python\n( .*?)```", RECIPES, re.DOTALL)
+    (block,) = [block for block in blocks if containing in block]
     return block
 
 
@@ -86,7 +90,15 @@ def follow_the_recipes(repo: Path) -> None:
     )
     edit(repo / "app/models/__init__.py", '__all__ = ["Base",', '__all__ = ["Base", "Note",')
     settings = repo / "app/config.py"
-    edit(settings, "    @computed_field", settings_snippet() + "\n    @computed_field")
+    edit(settings, "    @computed_field", snippet("Field(") + "\n    @computed_field")
+    bus = repo / NATS_MODULE
+    edit(
+        bus,
+        "    @staticmethod\n    async def _echo(",
+        snippet("def _on_note_created") + "\n    @staticmethod\n    async def _echo(",
+    )
+    health_subscription = "            await connection.subscribe(self._health_subject,"
+    edit(bus, health_subscription, snippet("cb=self._on_note_created") + health_subscription)
     routes = repo / "app/api/routes/__init__.py"
     edit(routes, "import bus, cache, health,", "import bus, cache, health, notes,")
     edit(routes, "workflows, bus, cache)", "workflows, bus, cache, notes)")
@@ -244,7 +256,8 @@ def test_the_recipes_work_as_written(
     assert 'op.create_table(\n        "notes"' in generated, generated
     assert f'down_revision: str | None = "{head_before}"' in generated, generated
     # The README's code and the generated migration (its post-write hooks) pass `make lint`.
-    lint(scratch, [migration.relative_to(scratch).as_posix(), *recipe_files()])
+    edited = ["app/config.py", NATS_MODULE, "app/temporal/worker.py", "app/api/routes/__init__.py"]
+    lint(scratch, [migration.relative_to(scratch).as_posix(), *recipe_files(), *edited])
     assert probe_new_dependency(scratch, environment) == "search ConnectError"
 
     try:
@@ -298,6 +311,11 @@ def serve_notes_and_run_the_workflow(
         assert api.post("/notes", json={"text": "x" * 21}, headers=auth).status_code == 422
         assert api.post("/notes", json={"text": "no token"}).status_code == 401
 
+    # The subscriber: a message on its subject reaches the handler of the `make dev` API.
+    asyncio.run(publish(stack, "notes.created", b"one two three"))
+    wait_for(lambda: "note created" in dev_log.read_text(), 10, "the subscriber's log line")
+
+    with httpx.Client(base_url=dev_url, timeout=30) as api:
         # --reload: a route added to the module answers without restarting `make dev`.
         routes = scratch / "app/api/routes/notes.py"
         routes.write_text(
@@ -328,6 +346,15 @@ def serve_notes_and_run_the_workflow(
     assert asyncio.run(count_words(stack, queue, note["text"])) == 3
 
 
+async def publish(stack: StackConfig, subject: str, payload: bytes) -> None:
+    connection = await nats.connect(stack.app_environment()["NATS_URL"], connect_timeout=5)
+    try:
+        await connection.publish(subject, payload)
+        await connection.flush(timeout=5)
+    finally:
+        await connection.close()
+
+
 async def count_words(stack: StackConfig, queue: str, text: str) -> int:
     """The new workflow by its type name, as any client starts it, on the scratch worker's queue."""
     client = await Client.connect(f"{HOST}:{stack.ports['temporal']}")
@@ -340,3 +367,33 @@ async def count_words(stack: StackConfig, queue: str, text: str) -> int:
         result_type=int,
     )
     return words
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["migration"], "usage: make migration NAME="),
+        (["migration", "NAME=add_notes"], "run 'make up' first"),
+        (["migrate"], "run 'make up' first"),
+        (["dev"], "run 'make up' first"),
+    ],
+)
+def test_development_targets_say_what_is_missing(
+    tmp_path: Path, arguments: list[str], message: str
+) -> None:
+    """No stack in this state directory: nothing starts, and the message says what to do."""
+    ports = dict(zip(PORT_VARIABLES, free_ports(len(PORT_VARIABLES)), strict=True))
+    nowhere = StackConfig(tmp_path, ports)
+    dev_port = free_ports(1)[0]
+    done = subprocess.run(
+        ["make", "--no-print-directory", f"VENV={VENV}", *arguments, f"DEV_PORT={dev_port}"],
+        cwd=PROJECT_ROOT,
+        env=stack_variables(nowhere),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert message in done.stdout + done.stderr
+    assert list((PROJECT_ROOT / "alembic/versions").glob("*_add_notes.py")) == []
