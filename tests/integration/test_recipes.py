@@ -123,9 +123,10 @@ def make(repo: Path, environment: dict[str, str], *arguments: str) -> str:
     return run(["make", "--no-print-directory", f"VENV={VENV}", *arguments], repo, environment)
 
 
-def run(command: list[str], repo: Path, environment: dict[str, str] | None = None) -> str:
-    """Its output; the test fails with that output when it exits non-zero."""
-    done = subprocess.run(
+def completed(
+    command: list[str], repo: Path, environment: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         command,
         cwd=repo,
         env=environment,
@@ -134,6 +135,11 @@ def run(command: list[str], repo: Path, environment: dict[str, str] | None = Non
         timeout=120,
         check=False,
     )
+
+
+def run(command: list[str], repo: Path, environment: dict[str, str] | None = None) -> str:
+    """Its output; the test fails with that output when it exits non-zero."""
+    done = completed(command, repo, environment)
     assert done.returncode == 0, f"{' '.join(command)}:\n{done.stdout}\n{done.stderr}"
     return done.stdout + done.stderr
 
@@ -385,14 +391,10 @@ def test_development_targets_say_what_is_missing(
     ports = dict(zip(PORT_VARIABLES, free_ports(len(PORT_VARIABLES)), strict=True))
     nowhere = StackConfig(tmp_path, ports)
     dev_port = free_ports(1)[0]
-    done = subprocess.run(
+    done = completed(
         ["make", "--no-print-directory", f"VENV={VENV}", *arguments, f"DEV_PORT={dev_port}"],
-        cwd=PROJECT_ROOT,
-        env=stack_variables(nowhere),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+        PROJECT_ROOT,
+        stack_variables(nowhere),
     )
     assert done.returncode != 0
     assert message in done.stdout + done.stderr
