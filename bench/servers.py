@@ -4,9 +4,10 @@ import contextlib
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
+
+import tenacity
 
 from devstack.config import HOST, PROJECT_ROOT, StackConfig, free_ports
 from devstack.servers.base import http_ok
@@ -26,11 +27,14 @@ def remove_state(config: StackConfig) -> None:
 
 
 def wait_http_ok(url: str, timeout: float = READY_TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while not http_ok(url):
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{url} not answering 200 after {timeout:.0f}s")
-        time.sleep(0.1)
+    retrying = tenacity.Retrying(
+        stop=tenacity.stop_after_delay(timeout),
+        wait=tenacity.wait_fixed(0.1),
+        retry=tenacity.retry_if_result(lambda answered: not answered),
+        retry_error_callback=lambda state: False,
+    )
+    if not retrying(http_ok, url):
+        raise RuntimeError(f"{url} not answering 200 after {timeout:.0f}s")
 
 
 @contextlib.contextmanager

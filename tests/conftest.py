@@ -4,7 +4,7 @@ It runs in a temporary state directory, so it never touches a `make up` stack be
 """
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 import httpx
 import pytest
@@ -17,7 +17,7 @@ RUNNING_STACKS: list[StackConfig] = []
 
 
 @pytest.hookimpl(wrapper=True, trylast=True)
-def pytest_runtestloop(session: pytest.Session) -> Iterator[object]:
+def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, object]:
     """Stop the stacks as soon as the tests end, before pytest-cov collects its data, so the
     coverage of the API and worker processes (written when they exit) is counted."""
     try:

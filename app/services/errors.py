@@ -38,6 +38,8 @@ def unavailable_on(dependency: str, *errors: type[BaseException]) -> Iterator[No
     """
     try:
         yield
+    except DependencyUnavailableError:
+        raise  # already translated (by a nested call or a deadline): keep its dependency
     except errors as error:
         raise DependencyUnavailableError(dependency, describe(error)) from error
 

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import hcl2
+import hcl2.api
 import jinja2
 import kubernetes_validate
 import yaml
@@ -634,7 +634,7 @@ def single(value: Any) -> Any:
 def variable_types(directory: Path) -> dict[str, str]:
     types = {}
     for path in directory.glob("*.tf"):
-        for block in hcl2.loads(path.read_text()).get("variable", []):
+        for block in hcl2.api.loads(path.read_text()).get("variable", []):
             for name, body in block.items():
                 types[name] = (
                     str(single(body.get("type", "any"))).removeprefix("${").removesuffix("}")
@@ -687,7 +687,7 @@ def check_terraform(root: Path) -> Problems:
     for directory in sorted({path.parent for path in terraform.rglob("*.tf")}):
         try:
             documents = {
-                path: hcl2.loads(path.read_text()) for path in sorted(directory.glob("*.tf"))
+                path: hcl2.api.loads(path.read_text()) for path in sorted(directory.glob("*.tf"))
             }
         except Exception as error:  # any parse failure is the finding
             problems.append(f"terraform {directory.relative_to(root)}: does not parse: {error}")

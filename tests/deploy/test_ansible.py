@@ -452,7 +452,8 @@ def test_api_and_worker_get_the_app_settings_with_the_app_defaults() -> None:
 
 
 def compose_file() -> dict[str, Any]:
-    return load_yaml(ROOT / "docker-compose.yml")
+    document: dict[str, Any] = load_yaml(ROOT / "docker-compose.yml")
+    return document
 
 
 def test_containers_get_every_variable_compose_sets() -> None:

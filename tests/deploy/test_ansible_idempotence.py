@@ -26,7 +26,7 @@ from tests.deploy.test_ansible import ANSIBLE, BIN, ansible_environment
 
 ROLES_THAT_RUN_HERE = ("common",)
 # Kernel settings are the host's inside a chroot.
-CHROOT_VARIABLES = {"common_sysctl": {}, "common_sysctl_minimums": {}}
+CHROOT_VARIABLES: dict[str, dict[str, int]] = {"common_sysctl": {}, "common_sysctl_minimums": {}}
 
 
 def debian_mirror() -> str:

@@ -526,12 +526,12 @@ def test_the_catalogue_covers_every_family_with_distinct_mutations() -> None:
 
 
 def test_the_schema_extract_covers_every_resource_type_of_the_eks_module() -> None:
-    import hcl2
+    import hcl2.api
 
     declared = {
         resource_type
         for path in (REPO / EKS).glob("*.tf")
-        for block in hcl2.loads(path.read_text()).get("resource", [])
+        for block in hcl2.api.loads(path.read_text()).get("resource", [])
         for resource_type in block
     }
     assert declared <= set(artifact_checks.provider_schema()["resources"])

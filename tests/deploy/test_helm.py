@@ -73,8 +73,9 @@ def named(docs: list[Doc], kind: str, name: str) -> Doc:
 def pod_spec(workload: Doc) -> Doc:
     if workload["kind"] == "Pod":
         spec: Doc = workload["spec"]
-        return spec
-    return workload["spec"]["template"]["spec"]
+    else:
+        spec = workload["spec"]["template"]["spec"]
+    return spec
 
 
 def all_containers(workload: Doc) -> list[Doc]:
@@ -111,11 +112,13 @@ GOOD_PASSWORD = "a-real-password-for-tests"
 
 
 def main_container(workload: Doc) -> Doc:
-    return pod_spec(workload)["containers"][0]
+    container: Doc = pod_spec(workload)["containers"][0]
+    return container
 
 
 def pod_annotations(workload: Doc) -> dict[str, str]:
-    return workload["spec"]["template"]["metadata"]["annotations"]
+    annotations: dict[str, str] = workload["spec"]["template"]["metadata"]["annotations"]
+    return annotations
 
 
 def app_containers(docs: list[Doc]) -> dict[str, Doc]:
@@ -298,8 +301,12 @@ def test_default_values_point_at_the_bundled_services(default_docs: list[Doc]) -
     services = {doc["metadata"]["name"]: doc for doc in of_kind(default_docs, "Service")}
     secrets = {doc["metadata"]["name"]: doc for doc in of_kind(default_docs, "Secret")}
     env = resolved_env(app_containers(default_docs)["api"], default_docs)
-    nats_host, nats_port = re.fullmatch(r"nats://([^:]+):(\d+)", env["NATS_URL"]["value"]).groups()
-    redis_host = re.search(r"@([^:]+):6379/", env["REDIS_URL"]["value"]).group(1)
+    nats_address = re.fullmatch(r"nats://([^:]+):(\d+)", env["NATS_URL"]["value"])
+    redis_address = re.search(r"@([^:]+):6379/", env["REDIS_URL"]["value"])
+    assert nats_address is not None, env["NATS_URL"]
+    assert redis_address is not None, env["REDIS_URL"]
+    nats_host, nats_port = nats_address.groups()
+    redis_host = redis_address.group(1)
     targets = [
         (env["DATABASE_HOST"]["value"], int(env["DATABASE_PORT"]["value"])),
         (env["TEMPORAL_HOST"]["value"], int(env["TEMPORAL_PORT"]["value"])),

@@ -672,7 +672,10 @@ def test_runs_are_bounded_and_credentials_not_persisted(workflow: dict[str, Any]
 
 
 def test_triggers_are_pushes_to_main_and_pull_requests(workflow: dict[str, Any]) -> None:
-    triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads `on` as True
+    document: dict[Any, Any] = workflow
+    triggers: dict[str, Any] = document[
+        "on" if "on" in document else True
+    ]  # YAML 1.1: `on` is True
     assert triggers["push"]["branches"] == ["main"]
     assert "pull_request" in triggers
     assert "pull_request_target" not in triggers
@@ -856,6 +859,9 @@ def test_test_job_installs_and_runs_what_the_laptop_does(workflow: dict[str, Any
     assert "scripts/install_podman.sh" in ci_run
     assert "prometheus" in ci_run
     assert ci_run.rstrip().endswith("make test")
+    commands = [line.strip() for line in ci_run.splitlines()]
+    assert "make lint" in commands, "a clean clone's CI run must lint too"
+    assert commands.index("make lint") < commands.index("make test")
 
 
 def test_build_uses_the_cache_and_records_the_commit(workflow: dict[str, Any]) -> None:

@@ -37,7 +37,7 @@ ARTIFACTS = ("compose", "helm", "ansible")
 Pins = dict[str, dict[str, dict[str, list[str]]]]
 
 
-class _TolerantLoader(yaml.SafeLoader):
+class _TolerantLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML ships no type hints
     """SafeLoader that reads Ansible tags such as !vault as plain (ignored) values."""
 
 

@@ -17,7 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import hcl2
+import hcl2.api
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,7 +50,8 @@ def ids(paths: list[Path]) -> list[str]:
 @cache
 def parse(path: Path) -> dict[str, Any]:
     with path.open(encoding="utf-8") as handle:
-        return normalize(hcl2.load(handle))
+        document: dict[str, Any] = normalize(hcl2.api.load(handle))
+    return document
 
 
 def normalize(node: Any) -> Any:
@@ -245,7 +246,7 @@ def test_each_module_has_a_readme(directory: Path) -> None:
 def called_module_dir(environment: Path, call: dict[str, Any]) -> Path:
     source = single(call["source"])
     assert source.startswith("../../modules/"), f"module source {source} is not a local module"
-    return (environment / source).resolve()
+    return (environment / str(source)).resolve()
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENT_DIRS, ids=ids(ENVIRONMENT_DIRS))

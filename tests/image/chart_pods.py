@@ -39,7 +39,9 @@ from typing import Any
 
 import yaml
 from helm_python import chart as helm
-from image_containers import podman
+
+from tests.image.image_containers import podman
+from tests.waiting import poll
 
 Doc = dict[str, Any]
 
@@ -155,19 +157,17 @@ class PlayedPod:
         return self.exec("python", "-c", PROBE_SCRIPT, url, str(timeout), timeout=timeout + 30)
 
     def wait_for_probe(self, kind: str, timeout: float) -> subprocess.CompletedProcess[str]:
-        deadline = time.monotonic() + timeout
-        while True:
-            result = self.probe(kind)
-            if result.returncode == 0:
-                return result
-            if time.monotonic() > deadline or not self.running():
-                # The probe's last line (a status or the exception), then the container's log.
-                outcome = (result.stdout + result.stderr).strip().splitlines()[-1:] or [""]
-                raise AssertionError(
-                    f"{kind} of {self.container_name} never passed: {outcome[0]}\n"
-                    f"{self.logs()[-3000:]}"
-                )
-            time.sleep(0.5)
+        def passed_or_stopped(result: subprocess.CompletedProcess[str]) -> bool:
+            return result.returncode == 0 or not self.running()
+
+        result = poll(lambda: self.probe(kind), passed_or_stopped, timeout, interval=0.5)
+        if result.returncode != 0:
+            # The probe's last line (a status or the exception), then the container's log.
+            outcome = (result.stdout + result.stderr).strip().splitlines()[-1:] or [""]
+            raise AssertionError(
+                f"{kind} of {self.container_name} never passed: {outcome[0]}\n{self.logs()[-3000:]}"
+            )
+        return result
 
     def stop(self) -> float:
         """SIGTERM, then SIGKILL after the chart's terminationGracePeriodSeconds, as the kubelet

@@ -13,7 +13,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from image_containers import REPO_ROOT, TEST_IMAGE, BuiltImage, Container, podman, unavailable
+
+from tests.image.image_containers import (
+    REPO_ROOT,
+    TEST_IMAGE,
+    BuiltImage,
+    Container,
+    podman,
+    unavailable,
+)
 
 BUILD_TIMEOUT = 900  # a first build on a fresh machine includes the stand-in base (~1 min)
 

@@ -4,12 +4,13 @@ import json
 import os
 import re
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.waiting import poll
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEST_IMAGE = "localhost/sbs:image-test"
@@ -69,12 +70,10 @@ class Container:
         return podman("exec", self.name, *command, timeout=timeout, check=False)
 
     def wait_for_log(self, text: str, timeout: float) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            logs = self.logs()
-            if text in logs:
-                return logs
-            if not self.inspect()["State"]["Running"]:
-                break
-            time.sleep(0.2)
-        raise AssertionError(f"{self.name} did not log {text!r} in {timeout} s:\n{self.logs()}")
+        def logged_or_stopped() -> tuple[str, bool]:
+            return self.logs(), self.inspect()["State"]["Running"]
+
+        logs, _ = poll(logged_or_stopped, lambda seen: text in seen[0] or not seen[1], timeout)
+        if text not in logs:
+            raise AssertionError(f"{self.name} did not log {text!r} in {timeout} s:\n{logs}")
+        return logs

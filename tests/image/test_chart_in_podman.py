@@ -15,7 +15,6 @@ import re
 import secrets
 import shutil
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,7 +25,12 @@ import httpx
 import psycopg
 import pytest
 import yaml
-from chart_pods import (
+
+from devstack.config import HOST, StackConfig, free_ports
+from devstack.servers.base import venv_binary
+from devstack.servers.postgres import connect as postgres_connect
+from tests.deploy.test_artifact_mutations import KUBE_MUTATIONS, Mutation
+from tests.image.chart_pods import (
     HOST_FROM_POD,
     PROBES,
     Doc,
@@ -40,11 +44,8 @@ from chart_pods import (
     publish_ports,
     render,
 )
-from image_containers import REPO_ROOT, BuiltImage, podman
-
-from devstack.config import DATABASE_PASSWORD, DATABASE_USER, HOST, StackConfig, free_ports
-from devstack.servers.base import venv_binary
-from tests.deploy.test_artifact_mutations import KUBE_MUTATIONS, Mutation
+from tests.image.image_containers import REPO_ROOT, BuiltImage, podman
+from tests.waiting import answers_ok, poll
 
 CHART = REPO_ROOT / "deploy" / "helm" / "sbs"
 RUN_ID = f"{os.getpid()}-{uuid.uuid4().hex[:6]}"
@@ -57,18 +58,6 @@ KILLED_BY = {
     "kube api token variable name": "SBS_API_TOKEN must be at least 32 characters",
     "kube worker readiness path": "readinessProbe of ",
 }
-
-
-def admin_connection(stack: StackConfig) -> psycopg.Connection[Any]:
-    return psycopg.connect(
-        host=HOST,
-        port=stack.ports["postgresql"],
-        user=DATABASE_USER,
-        password=DATABASE_PASSWORD,
-        dbname="postgres",
-        autocommit=True,
-        connect_timeout=10,
-    )
 
 
 @dataclass
@@ -93,7 +82,7 @@ def make_target(stack: StackConfig, key: str) -> Target:
         token=secrets.token_hex(24),
         task_queue=f"kube-{key}-{RUN_ID}",
     )
-    with admin_connection(stack) as connection:
+    with postgres_connect(stack, "postgres") as connection:
         connection.execute(f"CREATE ROLE \"{name}\" LOGIN PASSWORD '{target.password}'")
         connection.execute(f'CREATE DATABASE "{name}" OWNER "{name}"')
     return target
@@ -285,16 +274,13 @@ def chart_run(
 
 
 def wait_for_health(run: ChartRun) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{run.api_url}/health", timeout=5).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
+
+    def healthy() -> bool:
         assert run.api.running(), run.api.logs()[-3000:]
-        time.sleep(0.5)
-    raise AssertionError(f"the API pod never got healthy:\n{run.api.logs()[-3000:]}")
+        return answers_ok(f"{run.api_url}/health")
+
+    if not poll(healthy, bool, STARTUP_SECONDS, interval=0.5):
+        raise AssertionError(f"the API pod never got healthy:\n{run.api.logs()[-3000:]}")
 
 
 def test_api_pod_migrates_and_serves_health_and_version(
@@ -335,13 +321,12 @@ def test_worker_pod_completes_a_workflow_started_through_the_api_pod(chart_run: 
     workflow = started.json()
     assert workflow["task_queue"] == chart_run.target.task_queue  # no other worker polls it
     state_url = f"{chart_run.api_url}/test-workflow/{workflow['workflow_id']}"
-    deadline = time.monotonic() + 60
-    state: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        state = httpx.get(state_url, headers=chart_run.auth, timeout=10).json()
-        if state["status"] != "RUNNING":
-            break
-        time.sleep(0.3)
+    state: dict[str, Any] = poll(
+        lambda: httpx.get(state_url, headers=chart_run.auth, timeout=10).json(),
+        lambda state: state["status"] != "RUNNING",
+        60,
+        interval=0.3,
+    )
     assert state["status"] == "COMPLETED", (state, chart_run.worker.logs()[-3000:])
     assert state["result"] == "Hello, Kube!"
 
@@ -369,9 +354,7 @@ def test_helm_test_pod_passes_against_the_api_pod(chart_run: ChartRun) -> None:
     point_helm_test_at(test_pod, f"http://{HOST_FROM_POD}:{chart_run.api_host_port}")
     config_map = next(d for d in chart_run.docs if d["kind"] == "ConfigMap")
     played = play(test_pod, config_map, chart_run.directory)
-    deadline = time.monotonic() + 60
-    while played.running() and time.monotonic() < deadline:
-        time.sleep(0.5)
+    poll(played.running, lambda running: not running, 60, interval=0.5)
     state = played.inspect()["State"]
     logs = played.logs()
     assert state["ExitCode"] == 0, logs

@@ -4,7 +4,7 @@ do, and a stand-in base is cached, labelled as such, and used only when no regis
 import subprocess
 import time
 
-from image_containers import REPO_ROOT, BuiltImage, podman
+from tests.image.image_containers import REPO_ROOT, BuiltImage, podman
 
 SCRIPTS = REPO_ROOT / "scripts"
 

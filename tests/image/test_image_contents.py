@@ -8,7 +8,8 @@ import tarfile
 from pathlib import Path, PurePosixPath
 
 import pytest
-from image_containers import REPO_ROOT, BuiltImage, podman
+
+from tests.image.image_containers import REPO_ROOT, BuiltImage, podman
 
 COMPILERS = re.compile(
     r"(^|.*/)(gcc|g\+\+|cc|c\+\+|cpp|clang|clang\+\+|tcc|rustc|go|"

@@ -15,11 +15,12 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
-from image_containers import BuiltImage, Container, podman, podman_json
 
 from devstack.config import DATABASE_PASSWORD, DATABASE_USER, HOST, StackConfig, free_ports
+from devstack.servers.postgres import connect as postgres_connect
+from tests.image.image_containers import BuiltImage, Container, podman, podman_json
+from tests.waiting import answers_ok, poll
 
 HOST_FROM_CONTAINER = "10.0.2.2"
 RUN_ID = f"{os.getpid()}-{uuid.uuid4().hex[:6]}"
@@ -53,18 +54,6 @@ def container_environment(stack: StackConfig) -> dict[str, str]:
     }
 
 
-def admin_connection(stack: StackConfig) -> psycopg.Connection[Any]:
-    return psycopg.connect(
-        host=HOST,
-        port=stack.ports["postgresql"],
-        user=DATABASE_USER,
-        password=DATABASE_PASSWORD,
-        dbname="postgres",
-        autocommit=True,
-        connect_timeout=10,
-    )
-
-
 class ApiContainer(Container):
     url: str
     log_before_database: str
@@ -83,18 +72,16 @@ def api_container(stack: StackConfig, run_container: RunContainer) -> ApiContain
     api.url = f"http://{HOST}:{port}"
     # Its database does not exist yet: the entrypoint must keep waiting for it.
     api.log_before_database = api.wait_for_log("waiting for database", timeout=60)
-    with admin_connection(stack) as connection:
+    with postgres_connect(stack, "postgres") as connection:
         connection.execute(f'CREATE DATABASE "{DATABASE}"')
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{api.url}/health", timeout=5).status_code == 200:
-                return api
-        except httpx.TransportError:
-            pass
+
+    def healthy() -> bool:
         assert api.inspect()["State"]["Running"], api.logs()
-        time.sleep(0.5)
-    raise AssertionError(f"the API container never got healthy:\n{api.logs()}")
+        return answers_ok(f"{api.url}/health")
+
+    if not poll(healthy, bool, 90, interval=0.5):
+        raise AssertionError(f"the API container never got healthy:\n{api.logs()}")
+    return api
 
 
 @pytest.fixture(scope="module")
@@ -114,14 +101,7 @@ def test_api_container_waits_for_the_database_migrates_it_and_is_healthy(
     assert "migrations done" not in api_container.log_before_database
     health = httpx.get(f"{api_container.url}/health", timeout=10)
     assert health.status_code == 200, health.text
-    with psycopg.connect(
-        host=HOST,
-        port=stack.ports["postgresql"],
-        user=DATABASE_USER,
-        password=DATABASE_PASSWORD,
-        dbname=DATABASE,
-        connect_timeout=10,
-    ) as connection:
+    with postgres_connect(stack, DATABASE) as connection:
         (revision,) = connection.execute("SELECT version_num FROM alembic_version").fetchone() or ()
         tables = {row[0] for row in connection.execute("SELECT tablename FROM pg_tables")}
     assert revision
@@ -142,13 +122,12 @@ def test_worker_container_completes_a_workflow_started_through_the_api_container
     assert httpx.get(state_url, timeout=10).json()["status"] == "RUNNING"
 
     request.getfixturevalue("worker_container")
-    deadline = time.monotonic() + 60
-    state: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        state = httpx.get(state_url, timeout=10).json()
-        if state["status"] != "RUNNING":
-            break
-        time.sleep(0.3)
+    state: dict[str, Any] = poll(
+        lambda: httpx.get(state_url, timeout=10).json(),
+        lambda state: state["status"] != "RUNNING",
+        60,
+        interval=0.3,
+    )
     assert state["status"] == "COMPLETED", state
     assert state["result"] == "Hello, Image!"
 
@@ -156,13 +135,13 @@ def test_worker_container_completes_a_workflow_started_through_the_api_container
 def test_the_worker_container_healthcheck_passes_once_temporal_sees_its_pollers(
     worker_container: Container,
 ) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        check = podman("healthcheck", "run", worker_container.name, timeout=30, check=False)
-        if check.returncode == 0:
-            return
-        time.sleep(1)
-    raise AssertionError(f"worker never healthy: {check.stdout}\n{worker_container.logs()}")
+    check = poll(
+        lambda: podman("healthcheck", "run", worker_container.name, timeout=30, check=False),
+        lambda check: check.returncode == 0,
+        60,
+        interval=1,
+    )
+    assert check.returncode == 0, f"worker never healthy: {check.stdout}\n{worker_container.logs()}"
 
 
 @pytest.mark.parametrize("role", ["api", "worker"])

@@ -5,8 +5,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,17 +13,8 @@ from pathlib import Path
 import httpx
 
 from devstack import process
-from devstack.config import HOST, PROJECT_ROOT, StackConfig, free_ports
-
-
-def wait_for(predicate: Callable[[], bool], seconds: float, interval: float = 0.2) -> float:
-    """Seconds until `predicate()` held; AssertionError when it did not within `seconds`."""
-    started = time.monotonic()
-    while time.monotonic() - started < seconds:
-        if predicate():
-            return time.monotonic() - started
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {seconds}s")
+from devstack.config import HOST, PORT_VARIABLES, PROJECT_ROOT, StackConfig, free_ports
+from tests.waiting import answers_ok, wait_for
 
 
 def process_tree(pid: int) -> list[int]:
@@ -43,6 +33,23 @@ def process_tree(pid: int) -> list[int]:
         tree.append(current)
         pending.extend(children.get(current, []))
     return tree
+
+
+def stack_variables(stack: StackConfig) -> dict[str, str]:
+    """The environment of a developer beside `stack`: what moves `make up`, `make dev` and
+    `python -m devstack` onto its state directory, ports and token."""
+    # Without the variables of an outer `make test`, a nested `make` behaves as typed.
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")
+    }
+    environment["SBS_STATE_DIR"] = str(stack.state_dir)
+    environment["SBS_API_TOKEN"] = stack.api_token
+    environment.update(
+        {variable: str(stack.ports[name]) for name, (variable, _) in PORT_VARIABLES.items()}
+    )
+    return environment
 
 
 @contextmanager
@@ -75,12 +82,9 @@ class ApiProcess:
     def wait_ready(self, seconds: float = 60) -> None:
         def ready() -> bool:
             assert self.process.poll() is None, f"API exited:\n{self.output()}"
-            try:
-                return httpx.get(f"{self.url}/health/ready", timeout=2).status_code == 200
-            except httpx.TransportError:
-                return False
+            return answers_ok(f"{self.url}/health/ready", timeout=2)
 
-        wait_for(ready, seconds)
+        wait_for(ready, seconds, "the API ready")
 
     def stop(self) -> int:
         if self.process.poll() is None:

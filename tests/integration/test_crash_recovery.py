@@ -10,7 +10,8 @@ import pytest
 from devstack import process
 from devstack.config import StackConfig
 from devstack.stack import enabled_services, up
-from tests.integration.helpers import process_tree, wait_for
+from tests.integration.helpers import process_tree
+from tests.waiting import wait_for
 
 RECOVERY_SECONDS = 30
 SERVERS = [candidate.name for candidate in enabled_services()]

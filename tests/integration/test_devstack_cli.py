@@ -1,7 +1,6 @@
 """`python -m devstack` as `make up/status/down` run it: a stack of its own, started, restarted
 without duplicates, stopped with nothing left listening, and its data kept across down/up."""
 
-import os
 import shutil
 import socket
 import subprocess
@@ -12,18 +11,15 @@ import httpx
 import pytest
 
 from devstack import process
-from devstack.config import HOST, PORT_VARIABLES, PROJECT_ROOT, StackConfig
+from devstack.config import HOST, PROJECT_ROOT, StackConfig
+from tests.integration.helpers import stack_variables
 
 
 def run_cli(config: StackConfig, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SBS_STATE_DIR": str(config.state_dir), "SBS_API_TOKEN": "cli-token"}
-    env.update(
-        {variable: str(config.ports[name]) for name, (variable, _) in PORT_VARIABLES.items()}
-    )
     return subprocess.run(
         [sys.executable, "-m", "devstack", *args],
         cwd=PROJECT_ROOT,
-        env=env,
+        env=stack_variables(config),
         capture_output=True,
         text=True,
         timeout=300,

@@ -9,7 +9,8 @@ import pytest
 
 from app.config import Settings
 from devstack.config import StackConfig
-from tests.integration.helpers import frozen, wait_for
+from tests.integration.helpers import frozen
+from tests.waiting import wait_for
 
 FREEZE_SECONDS = 5
 RECOVERY_SECONDS = 15

@@ -5,7 +5,7 @@ import uuid
 
 import httpx
 
-from tests.integration.helpers import wait_for
+from tests.waiting import wait_for
 
 
 def test_a_retried_start_returns_the_same_run(api: httpx.Client) -> None:

@@ -12,7 +12,8 @@ from contextlib import contextmanager
 import httpx
 
 from devstack.config import HOST, StackConfig
-from tests.integration.helpers import api_process, wait_for
+from tests.integration.helpers import api_process
+from tests.waiting import wait_for
 
 DRAIN_SECONDS = 3
 

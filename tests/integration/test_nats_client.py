@@ -4,6 +4,7 @@ echo responder answers requests."""
 import asyncio
 
 import nats
+from nats.aio.msg import Msg
 
 from app.config import Settings
 from app.services.nats_client import NatsService
@@ -17,7 +18,7 @@ async def test_publish_reaches_a_subscriber_and_requests_are_echoed(stack: Stack
     try:
         received: asyncio.Queue[bytes] = asyncio.Queue()
 
-        async def collect(message: nats.aio.msg.Msg) -> None:
+        async def collect(message: Msg) -> None:
             await received.put(message.data)
 
         await listener.subscribe("tests.published", cb=collect)

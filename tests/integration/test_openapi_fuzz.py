@@ -3,6 +3,8 @@
 Writes carry the stack's token, so generated bodies reach the handlers, not only the auth check.
 """
 
+from typing import Any
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -27,7 +29,7 @@ schema = schemathesis.pytest.from_fixture("live_schema")
 @schema.parametrize()
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 def test_generated_requests_never_get_a_server_error(
-    case: schemathesis.Case, auth: dict[str, str]
+    case: schemathesis.Case[Any], auth: dict[str, str]
 ) -> None:
     response = case.call(headers=auth, timeout=30)
     case.validate_response(response, checks=[not_a_server_error])

@@ -5,7 +5,6 @@ again."""
 import os
 import signal
 import time
-from collections.abc import Callable
 
 import httpx
 import pytest
@@ -14,6 +13,7 @@ from app.config import Settings
 from devstack import process
 from devstack.config import StackConfig
 from devstack.stack import up
+from tests.waiting import wait_for
 
 RECOVERY_SECONDS = 15
 # The worker's pollers back off while Temporal is down (measured: up to 7.4 s to resume after
@@ -43,15 +43,6 @@ def workflow_status(api: httpx.Client, workflow_id: str) -> str:
     assert response.status_code == 200, response.text
     status: str = response.json()["status"]
     return status
-
-
-def wait_for(predicate: Callable[[], bool], seconds: float) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < seconds:
-        if predicate():
-            return time.monotonic() - started
-        time.sleep(0.2)
-    raise AssertionError(f"condition not met within {seconds}s")
 
 
 @pytest.mark.parametrize("dependency", ["redis", "nats", "temporal", "postgresql"])

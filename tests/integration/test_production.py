@@ -90,9 +90,9 @@ def test_production_with_real_secrets_serves_and_guards_the_demos(
             )
             failed = client.post("/nats/test", json={}, headers=token)
             assert failed.status_code == 503
-            for body in (health.text, failed.text):
-                assert str(closed_port) not in body
-                assert HOST not in body
+            for text in (health.text, failed.text):
+                assert str(closed_port) not in text
+                assert HOST not in text
         log = server.output()
     assert "nats-password" not in log
     assert PRODUCTION_PASSWORD not in log

@@ -10,7 +10,8 @@ import httpx
 
 from app.config import Settings
 from devstack.config import HOST, StackConfig
-from tests.integration.helpers import api_process, wait_for
+from tests.integration.helpers import api_process
+from tests.waiting import wait_for
 
 DEFAULTS = Settings()
 HALF_SENT = b"POST /redis/test HTTP/1.1\r\nHost: sbs\r\nContent-Type: application/json\r\n"

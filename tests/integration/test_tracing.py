@@ -15,8 +15,7 @@ import secrets
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -30,6 +29,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from devstack.config import HOST, PROJECT_ROOT, StackConfig, free_ports
+from tests.waiting import answers_ok, wait_for
 
 START_SECONDS = 60
 EXPORT_SECONDS = 20
@@ -112,21 +112,6 @@ class TracedPair:
     receiver: OtlpReceiver
 
 
-def wait_for(predicate: Callable[[], bool], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {seconds}s")
-        time.sleep(0.2)
-
-
-def answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
 @pytest.fixture(scope="module")
 def traced(stack: StackConfig, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TracedPair]:
     receiver = OtlpReceiver()
@@ -162,9 +147,13 @@ def traced(stack: StackConfig, tmp_path_factory: pytest.TempPathFactory) -> Iter
                 )
             )
         api_url = f"http://{HOST}:{api_port}"
-        wait_for(lambda: answers(f"{api_url}/health/ready"), START_SECONDS, "traced API ready")
+        wait_for(
+            lambda: answers_ok(f"{api_url}/health/ready", timeout=2),
+            START_SECONDS,
+            "traced API ready",
+        )
         worker_health = f"http://{HOST}:{health_port}/health/live"
-        wait_for(lambda: answers(worker_health), START_SECONDS, "traced worker live")
+        wait_for(lambda: answers_ok(worker_health, timeout=2), START_SECONDS, "traced worker live")
         yield TracedPair(api_url, logs / "api.log", receiver)
     finally:
         for child in children:

@@ -15,7 +15,8 @@ from app.activities.test_activity import compose_greeting
 from app.temporal.readiness import PollerReadiness
 from app.workflows.test_workflow import TestWorkflow
 from devstack.config import HOST, StackConfig, free_ports
-from tests.integration.helpers import frozen, wait_for
+from tests.integration.helpers import frozen
+from tests.waiting import wait_for
 
 NOT_READY_WITHIN_SECONDS = 30
 READY_AGAIN_WITHIN_SECONDS = 30
@@ -33,9 +34,11 @@ def test_the_stack_worker_is_ready_turns_not_ready_when_temporal_freezes_and_rec
 ) -> None:
     wait_for(lambda: probe(stack, "/health/ready") == 200, 30)
     with frozen(stack, "temporal"):
-        wait_for(lambda: probe(stack, "/health/ready") == 503, NOT_READY_WITHIN_SECONDS, 0.5)
+        wait_for(
+            lambda: probe(stack, "/health/ready") == 503, NOT_READY_WITHIN_SECONDS, interval=0.5
+        )
         assert probe(stack, "/health/live") == 200  # a Temporal outage restarts no worker
-    wait_for(lambda: probe(stack, "/health/ready") == 200, READY_AGAIN_WITHIN_SECONDS, 0.5)
+    wait_for(lambda: probe(stack, "/health/ready") == 200, READY_AGAIN_WITHIN_SECONDS, interval=0.5)
 
 
 def test_the_worker_publishes_its_pollers_and_binds_to_loopback(stack: StackConfig) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from devstack.config import HOST, PROJECT_ROOT, StackConfig, free_ports
-from tests.integration.helpers import wait_for
+from tests.waiting import wait_for
 
 
 def start_worker(temporal_port: int, log: Path, **extra_env: str) -> subprocess.Popen[bytes]:

@@ -8,8 +8,7 @@ devstack.observability.render_rules)."""
 
 import os
 import signal
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -18,6 +17,7 @@ import pytest
 from devstack import process
 from devstack.config import StackConfig
 from devstack.stack import up
+from tests.waiting import wait_for
 
 ALERTS = {
     "redis": "SbsRedisDown",
@@ -37,15 +37,6 @@ WORKER_RESUME_SECONDS = 30
 def alertmanager(stack: StackConfig) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=stack.alertmanager_url, timeout=10) as client:
         yield client
-
-
-def wait_for(predicate: Callable[[], bool], seconds: float, what: str) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < seconds:
-        if predicate():
-            return time.monotonic() - started
-        time.sleep(0.5)
-    raise AssertionError(f"{what}: not within {seconds}s")
 
 
 def active_alerts(alertmanager: httpx.Client, alertname: str) -> list[dict[str, Any]]:

@@ -8,7 +8,6 @@ import os
 import shutil
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -18,9 +17,10 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from monitoring_files import ALERTMANAGER_CONFIG, alert_rules
 
 from devstack.servers.alertmanager import PACKAGE as ALERTMANAGER
+from tests.monitoring.monitoring_files import ALERTMANAGER_CONFIG, alert_rules
+from tests.waiting import answers_ok, poll, wait_for
 
 HOST = "127.0.0.1"
 START_TIMEOUT = 20.0
@@ -109,16 +109,12 @@ def running_alertmanager(config: Path, workdir: Path) -> Iterator[httpx.Client]:
     )
     try:
         with httpx.Client(base_url=f"http://{HOST}:{port}", timeout=5) as client:
-            deadline = time.monotonic() + START_TIMEOUT
-            while True:
-                try:
-                    if client.get("/-/ready").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
+
+            def ready() -> bool:
                 assert child.poll() is None, (workdir / "alertmanager.log").read_text()
-                assert time.monotonic() < deadline, "alertmanager did not become ready"
-                time.sleep(0.2)
+                return answers_ok(f"http://{HOST}:{port}/-/ready")
+
+            wait_for(ready, START_TIMEOUT, "alertmanager ready")
             yield client
     finally:
         child.terminate()
@@ -154,15 +150,17 @@ def states_after_outage(client: httpx.Client) -> dict[str, str]:
         for name, extra in OUTAGE.items()
     ]
     assert client.post("/api/v2/alerts", json=alerts).status_code == 200
-    deadline = time.monotonic() + INHIBITION_TIMEOUT
-    while True:
+
+    def current_states() -> dict[str, str]:
         received = client.get("/api/v2/alerts").json()
-        states = {alert["labels"]["alertname"]: alert["status"]["state"] for alert in received}
+        return {alert["labels"]["alertname"]: alert["status"]["state"] for alert in received}
+
+    def settled(states: dict[str, str]) -> bool:
         suppressed = {name for name, state in states.items() if state == "suppressed"}
-        settled = len(states) == len(OUTAGE) and "unprocessed" not in states.values()
-        if (settled and suppressed == SUPPRESSED_DURING_OUTAGE) or time.monotonic() > deadline:
-            return states
-        time.sleep(0.2)
+        complete = len(states) == len(OUTAGE) and "unprocessed" not in states.values()
+        return complete and suppressed == SUPPRESSED_DURING_OUTAGE
+
+    return poll(current_states, settled, INHIBITION_TIMEOUT)
 
 
 def test_a_dead_dependency_inhibits_the_symptoms_it_causes(tmp_path: Path) -> None:

@@ -15,7 +15,8 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
-from monitoring_files import PROMETHEUS_CONFIG, ROOT
+
+from tests.monitoring.monitoring_files import PROMETHEUS_CONFIG, ROOT
 
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 

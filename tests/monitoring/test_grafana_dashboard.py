@@ -11,18 +11,18 @@ from pathlib import Path
 import httpx
 import yaml
 from fastapi import FastAPI
-from monitoring_files import (
+from prometheus_client.parser import text_string_to_metric_families
+
+from app.dependency_metrics import record_health_report
+from app.health import HealthReport
+from app.telemetry import configure_telemetry
+from tests.monitoring.monitoring_files import (
     DASHBOARD_PROVIDERS,
     DATASOURCES,
     alert_rules,
     dashboard_queries,
     load_dashboard,
 )
-from prometheus_client.parser import text_string_to_metric_families
-
-from app.dependency_metrics import record_health_report
-from app.health import HealthReport
-from app.telemetry import configure_telemetry
 
 GRID_COLUMNS = 24
 REQUIRED_PANELS = {

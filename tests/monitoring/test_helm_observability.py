@@ -12,9 +12,9 @@ import pytest
 import yaml
 from helm_python import chart as helm
 from helm_python.errors import HelmValuesError
-from monitoring_files import ALERTMANAGER_CONFIG, ROOT, RULE_FILES
 
 from tests.deploy.artifact_checks import render_chart
+from tests.monitoring.monitoring_files import ALERTMANAGER_CONFIG, ROOT, RULE_FILES
 
 CHART = ROOT / "deploy" / "helm" / "sbs"
 CHART_RULES = CHART / "files" / "prometheus-rules"

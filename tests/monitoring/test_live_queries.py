@@ -15,9 +15,15 @@ from typing import Any
 
 import httpx
 import pytest
-from monitoring_files import DashboardQuery, alert_rules, dashboard_queries, recording_rules
 
 from devstack.config import StackConfig
+from tests.monitoring.monitoring_files import (
+    DashboardQuery,
+    alert_rules,
+    dashboard_queries,
+    recording_rules,
+)
+from tests.waiting import poll
 
 JOBS = (
     "sbs-api",
@@ -49,23 +55,21 @@ def scrape_time(target: dict[str, Any]) -> datetime:
 
 def wait_for_scrapes_after(prometheus: httpx.Client, moment: datetime) -> None:
     """Wait until every job was scraped (and stored) after `moment`, and was up."""
-    deadline = time.monotonic() + SCRAPE_TIMEOUT
-    while True:
+
+    def latest_targets() -> dict[str, dict[str, Any]]:
         targets = query(prometheus, "/api/v1/targets", state="active")["activeTargets"]
-        latest = {target["labels"]["job"]: target for target in targets}
-        fresh = [
-            job
+        return {target["labels"]["job"]: target for target in targets}
+
+    def all_fresh(latest: dict[str, dict[str, Any]]) -> bool:
+        return all(
+            job in latest and latest[job]["health"] == "up" and scrape_time(latest[job]) > moment
             for job in JOBS
-            if job in latest and latest[job]["health"] == "up" and scrape_time(latest[job]) > moment
-        ]
-        if len(fresh) == len(JOBS):
-            return
-        if time.monotonic() > deadline:
-            states = {
-                job: (t["health"], t["lastScrape"], t["lastError"]) for job, t in latest.items()
-            }
-            pytest.fail(f"not every job was scraped after {moment.isoformat()}: {states}")
-        time.sleep(0.2)
+        )
+
+    latest = poll(latest_targets, all_fresh, SCRAPE_TIMEOUT)
+    if not all_fresh(latest):
+        states = {job: (t["health"], t["lastScrape"], t["lastError"]) for job, t in latest.items()}
+        pytest.fail(f"not every job was scraped after {moment.isoformat()}: {states}")
 
 
 @pytest.fixture(scope="module")
@@ -129,14 +133,15 @@ def test_rules_are_loaded_healthy_and_availability_alerts_quiet(
     prometheus: httpx.Client, traffic: None
 ) -> None:
     expected = {rule["alert"] for rule in alert_rules()}
-    deadline = time.monotonic() + SCRAPE_TIMEOUT
-    while True:
+
+    def loaded_rules() -> dict[str, dict[str, Any]]:
         groups = query(prometheus, "/api/v1/rules", type="alert")["groups"]
-        loaded = {rule["name"]: rule for group in groups for rule in group["rules"]}
-        evaluated = all(rule["health"] != "unknown" for rule in loaded.values())
-        if (set(loaded) == expected and evaluated) or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
+        return {rule["name"]: rule for group in groups for rule in group["rules"]}
+
+    def all_evaluated(loaded: dict[str, dict[str, Any]]) -> bool:
+        return set(loaded) == expected and all(r["health"] != "unknown" for r in loaded.values())
+
+    loaded = poll(loaded_rules, all_evaluated, SCRAPE_TIMEOUT, interval=0.5)
     assert set(loaded) == expected
     for name, rule in loaded.items():
         assert rule["health"] == "ok", (name, rule.get("lastError"))

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from monitoring_files import (
+
+from tests.monitoring.monitoring_files import (
     PROMETHEUS_CONFIG,
     RULE_FILES,
     RULE_TEST_FILES,

@@ -26,6 +26,7 @@ from app.logging_setup import (
     format_access_json,
     write_access_line,
 )
+from tests.waiting import poll
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 FIELDS = {
@@ -93,9 +94,7 @@ def test_lines_reach_the_output_within_the_interval_without_a_flush() -> None:
     with contextlib.redirect_stdout(io.StringIO()) as stdout:
         writer.start()
         writer.write("one line\n")
-        deadline = time.monotonic() + 5
-        while "one line" not in stdout.getvalue() and time.monotonic() < deadline:
-            time.sleep(0.01)
+        poll(stdout.getvalue, lambda written: "one line" in written, 5, interval=0.01)
         assert stdout.getvalue() == "one line\n"
         writer.stop()
 

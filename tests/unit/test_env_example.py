@@ -8,7 +8,7 @@ ENV_EXAMPLE = Path(__file__).resolve().parents[2] / ".env.example"
 
 
 def documented_variables() -> dict[str, str]:
-    variables = {}
+    variables: dict[str, str] = {}
     for line in ENV_EXAMPLE.read_text().splitlines():
         text = line.removeprefix("# ").strip()
         if "=" in text and text.split("=", 1)[0].isupper() and " " not in text.split("=", 1)[0]:

@@ -66,3 +66,34 @@ def test_unavailable_on_describes_a_wrapped_driver_error_by_the_driver_error() -
         raise wrapped
     assert raised.value.reason == "ConnectionRefusedError: [Errno 111] refused"
     assert describe(TimeoutError()) == "timeout"
+
+
+def test_unavailable_on_translates_the_named_errors_only() -> None:
+    with pytest.raises(DependencyUnavailableError) as caught, unavailable_on("cache", OSError):
+        raise ConnectionRefusedError(111, "Connection refused")
+    assert caught.value.dependency == "cache"
+    assert caught.value.reason == "ConnectionRefusedError: [Errno 111] Connection refused"
+    assert caught.value.cause == "connection refused"
+    assert isinstance(caught.value.__cause__, ConnectionRefusedError)
+
+    # A bug is not an outage: what the service did not name passes through unchanged.
+    with pytest.raises(KeyError), unavailable_on("cache", OSError):
+        raise KeyError("missing")
+
+
+def test_unavailable_on_keeps_an_error_already_translated() -> None:
+    inner = DependencyUnavailableError("postgresql", "timeout: no answer within 3s")
+    with pytest.raises(DependencyUnavailableError) as caught, unavailable_on("cache", Exception):
+        raise inner
+    assert caught.value is inner
+
+
+async def test_unavailable_on_wraps_awaited_calls() -> None:
+    async def refuse() -> None:
+        raise TimeoutError
+
+    with (
+        pytest.raises(DependencyUnavailableError, match="bus unavailable: timeout"),
+        unavailable_on("bus", TimeoutError),
+    ):
+        await refuse()

@@ -8,6 +8,7 @@ import logging
 import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -321,7 +322,9 @@ async def test_non_http_scopes_pass_through_untouched() -> None:
     async def send(message: object) -> None:
         return None
 
-    telemetry = middleware.cls(inner_app, **middleware.kwargs)
+    # Starlette types `cls` as a factory of the app alone; the kwargs are the middleware's own.
+    factory: Any = middleware.cls
+    telemetry = factory(inner_app, **middleware.kwargs)
     scope = {"type": "lifespan", "asgi": {"version": "3.0"}}
     await telemetry(scope, receive, send)
     assert calls == [(scope, receive, send)]
