@@ -192,9 +192,7 @@ def format_access_json(created: float, level: int, message: str, fields: dict[st
     parts = [
         '{"time": "',
         _utc_timestamp_at(created),
-        '", "level": "',
-        logging.getLevelName(level),
-        '", "logger": "sbs.access", "message": ',
+        _ACCESS_LEVEL_PREFIX.get(level) or _access_level_prefix(level),
         _json_string(message),
     ]
     for key, value in fields.items():
@@ -202,12 +200,41 @@ def format_access_json(created: float, level: int, message: str, fields: dict[st
         if encoded_key is None:
             encoded_key = _json_keys[key] = f", {_json_string(key)}: "
         parts.append(encoded_key)
-        parts.append(_json_value(value))
-    span = trace.get_current_span().get_span_context()
-    if span.is_valid:
-        parts.append(f', "trace_id": "{span.trace_id:032x}", "span_id": "{span.span_id:016x}"')
+        # str and int inline (most fields): one call less per field than _json_value.
+        kind = type(value)
+        if kind is str:
+            parts.append(_json_string(value))
+        elif kind is int:
+            parts.append(int.__repr__(value))
+        else:
+            parts.append(_json_value(value))
+    if _trace_ids_in_lines:
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:
+            parts.append(f', "trace_id": "{span.trace_id:032x}", "span_id": "{span.span_id:016x}"')
     parts.append("}")
     return redact("".join(parts))
+
+
+_ACCESS_LEVEL_PREFIX: dict[int, str] = {}
+
+
+def _access_level_prefix(level: int) -> str:
+    prefix = _ACCESS_LEVEL_PREFIX[level] = (
+        f'", "level": "{logging.getLevelName(level)}", "logger": "sbs.access", "message": '
+    )
+    return prefix
+
+
+# Set by app.tracing when it turns tracing on: without it no span is ever current, and the
+# lookup through OpenTelemetry's context would cost every access line for nothing.
+_trace_ids_in_lines = False
+
+
+def include_trace_ids() -> None:
+    """Access lines carry `trace_id`/`span_id` of the current span from now on."""
+    global _trace_ids_in_lines
+    _trace_ids_in_lines = True
 
 
 def format_access_console(created: float, level: int, message: str, fields: dict[str, Any]) -> str:
