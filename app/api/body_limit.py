@@ -31,11 +31,21 @@ class BodyTooLargeError(HTTPException):
         self.limit = limit
 
 
-def declared_length(scope: Scope) -> int | None:
+def body_framing(scope: Scope) -> tuple[int | None, bool]:
+    """The declared Content-Length (None when absent or not a number), and whether that
+    frames the body: a valid Content-Length, or neither it nor Transfer-Encoding (then
+    HTTP/1.1 says there is no body, RFC 9112 6.3). The HTTP parser delivers no more than
+    a framing Content-Length; only other bodies must be counted as they stream in."""
+    length: int | None = None
+    has_length = has_transfer_encoding = False
     for name, value in scope["headers"]:
         if name == b"content-length":
-            return int(value) if value.isdigit() else None
-    return None
+            has_length = True
+            length = int(value) if value.isdigit() else None
+        elif name == b"transfer-encoding":
+            has_transfer_encoding = True
+    framed = (length is not None or not has_length) and not has_transfer_encoding
+    return length, framed
 
 
 class BodyLimitMiddleware:
@@ -48,9 +58,12 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         limit = self.max_body_bytes
-        declared = declared_length(scope)
+        declared, framed = body_framing(scope)
         if declared is not None and declared > limit:
             await too_large_response(limit)(scope, receive, send)
+            return
+        if framed:
+            await self.app(scope, receive, send)
             return
         received = 0
 
