@@ -11,9 +11,11 @@ from bench.wrk import run_wrk
 ENDPOINTS = ("/version", "/health/live")
 THREADS = 2
 CONNECTIONS = 32
-SECONDS = 5.0
+SECONDS = 3.0
 WARMUP_SECONDS = 1.0
-ROUNDS = 3
+# Many short rounds rather than a few long ones: on a shared machine the rate drifts by
+# ±10 % from one run to the next, and the median of seven rounds holds still where three did not.
+ROUNDS = 7
 GOAL_RATIO = 0.85
 PEER_GOAL_RATIO = 1.5
 PEER_NAMES = {
@@ -53,6 +55,15 @@ async def measure(targets: dict[str, str], details: dict[str, Any]) -> list[Resu
     details["http_throughput"] = {
         "wrk": f"{THREADS} threads, {CONNECTIONS} connections, {SECONDS:g} s per run",
         "rounds_requests_per_second": rounds,
+        # Platform / bare FastAPI within each round: how far the rounds spread.
+        "round_ratios_vs_fastapi": {
+            endpoint: [
+                round(platform / bare, 3)
+                for platform, bare in zip(by_name["platform"], by_name["fastapi"], strict=True)
+            ]
+            for endpoint, by_name in rounds.items()
+            if "platform" in by_name and "fastapi" in by_name
+        },
     }
     results = []
     for endpoint in ENDPOINTS:

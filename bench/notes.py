@@ -9,8 +9,9 @@ from collections.abc import Callable
 from typing import Any
 
 METHOD = {
-    "1": """**1. HTTP throughput.** wrk, 2 threads, 32 connections, 5 s per run, after a 1 s warm-up
-per target; three rounds, each starting with a different target; the table shows the medians.
+    "1": """**1. HTTP throughput.** wrk, 2 threads, 32 connections, 3 s per run, after a 1 s warm-up
+per target; seven rounds, each starting with a different target; the table shows the medians
+(`results.json` also has platform / bare FastAPI within each round).
 *Platform*: the stack's API process exactly as `make up` runs it (`entrypoint.py` →
 `app.api.server.serve`, one process, telemetry middleware, one JSON access line per request at
 INFO into its log file). *Baselines*: `bench/bare_apps.py`, served with the same uvicorn
