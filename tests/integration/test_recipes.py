@@ -85,8 +85,8 @@ def follow_the_recipes(repo: Path) -> None:
         (repo / name).write_text(source)
     edit(
         repo / "app/models/__init__.py",
-        "from app.models.system import SystemSetting\n",
-        "from app.models.note import Note\nfrom app.models.system import SystemSetting\n",
+        "from app.models.system import ",
+        "from app.models.note import Note\nfrom app.models.system import ",
     )
     edit(repo / "app/models/__init__.py", '__all__ = ["Base",', '__all__ = ["Base", "Note",')
     settings = repo / "app/config.py"
