@@ -378,9 +378,11 @@ def docs_of(manifests: dict[str, str]) -> list[Doc]:
     ]
 
 
-def render_chart(chart_dir: Path, values: dict[str, Any]) -> list[Doc]:
+def render_chart(
+    chart_dir: Path, values: dict[str, Any], release: str = RELEASE, namespace: str = NAMESPACE
+) -> list[Doc]:
     with helm.Chart.load(chart_dir) as chart:
-        return docs_of(chart.render(values, name=RELEASE, namespace=NAMESPACE))
+        return docs_of(chart.render(values, name=release, namespace=namespace))
 
 
 def pod_spec(doc: Doc) -> Doc | None:

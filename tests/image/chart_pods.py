@@ -38,7 +38,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from helm_python import chart as helm
 
 from tests.image.image_containers import podman
 from tests.waiting import poll
@@ -59,18 +58,6 @@ except urllib.error.HTTPError as error:
 print(status)
 sys.exit(0 if 200 <= status < 400 else 1)
 """
-
-
-def render(chart_dir: Path, values: dict[str, Any], release: str, namespace: str) -> list[Doc]:
-    with helm.Chart.load(chart_dir) as chart:
-        manifests = chart.render(values, name=release, namespace=namespace)
-    return [
-        doc
-        for path, text in sorted(manifests.items())
-        if not path.endswith("NOTES.txt")
-        for doc in yaml.safe_load_all(text)
-        if doc
-    ]
 
 
 def find(docs: list[Doc], kind: str, component: str) -> Doc:

@@ -29,6 +29,7 @@ import yaml
 from devstack.config import HOST, StackConfig, free_ports
 from devstack.servers.base import venv_binary
 from devstack.servers.postgres import connect as postgres_connect
+from tests.deploy.artifact_checks import render_chart
 from tests.deploy.test_artifact_mutations import KUBE_MUTATIONS, Mutation
 from tests.image.chart_pods import (
     HOST_FROM_POD,
@@ -42,7 +43,6 @@ from tests.image.chart_pods import (
     play,
     point_helm_test_at,
     publish_ports,
-    render,
 )
 from tests.image.image_containers import REPO_ROOT, BuiltImage, podman
 from tests.waiting import answers_ok, poll
@@ -257,7 +257,7 @@ def chart_run(
     else:
         values = default_values(stack, target, image)
     release = release_for(key)
-    docs = render(CHART, values, release, NAMESPACE)
+    docs = render_chart(CHART, values, release, NAMESPACE)
     prepare(docs, directory)
     try:
         api, worker, host_port = start_workloads(docs, directory)
@@ -394,7 +394,7 @@ def test_the_pods_catch_a_broken_chart(
     target_file.write_text(text.replace(mutation.old, mutation.new))
     key = f"m{uuid.uuid4().hex[:4]}"
     target = make_target(stack, key)
-    docs = render(chart, default_values(stack, target, image), release_for(key), NAMESPACE)
+    docs = render_chart(chart, default_values(stack, target, image), release_for(key), NAMESPACE)
     prepare(docs, tmp_path)
     try:
         try:
