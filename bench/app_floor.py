@@ -25,34 +25,14 @@ from app.api.main import create_app
 from app.api.state import Services
 from app.config import Settings
 from app.telemetry import configure_telemetry
+from bench.asgi import http_scope, no_body
 from bench.bare_apps import create_fastapi_app
 from bench.bench_middleware import json_logging_to_devnull
 
 ENDPOINTS = ("/version", "/health/live")
 REQUESTS_PER_ROUND = 2000
+HEADERS = [(b"host", b"bench"), (b"user-agent", b"bench"), (b"accept", b"*/*")]
 ASGIApp = Callable[..., Any]
-
-
-def _scope(path: str) -> dict[str, Any]:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"host", b"bench"), (b"user-agent", b"bench"), (b"accept", b"*/*")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8000),
-        "state": {},
-    }
-
-
-async def _receive() -> dict[str, Any]:
-    return {"type": "http.request", "body": b"", "more_body": False}
 
 
 async def cpu_per_request(app: ASGIApp, path: str, count: int) -> float:
@@ -66,7 +46,7 @@ async def cpu_per_request(app: ASGIApp, path: str, count: int) -> float:
     gc.collect()
     started = time.thread_time()
     for _ in range(count):
-        await app(_scope(path), _receive, send)
+        await app(http_scope(path, headers=HEADERS), no_body, send)
     cpu = time.thread_time() - started
     if len(statuses) != count or set(statuses) != {200}:
         raise RuntimeError(f"{path} answered {sorted(set(statuses))}, expected 200")

@@ -32,10 +32,12 @@ from fastapi import FastAPI
 
 from app.logging_setup import configure_logging, flush_access_log
 from app.telemetry import configure_telemetry
+from bench.asgi import http_scope, no_body
 
 GOAL_US = 15.0
 REQUESTS_PER_ROUND = 2000
 PATH = "/items/42"
+HEADERS = [(b"host", b"bench"), (b"x-request-id", b"bench-request-1")]
 
 
 def build_app(instrumented: bool) -> FastAPI:
@@ -50,28 +52,6 @@ def build_app(instrumented: bool) -> FastAPI:
     return app
 
 
-def _scope() -> dict[str, Any]:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": PATH,
-        "raw_path": PATH.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"host", b"bench"), (b"x-request-id", b"bench-request-1")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8000),
-        "state": {},
-    }
-
-
-async def _receive() -> dict[str, Any]:
-    return {"type": "http.request", "body": b"", "more_body": False}
-
-
 async def _time_requests(app: FastAPI, count: int) -> tuple[float, float]:
     """CPU and wall microseconds per request for `count` sequential requests (all must be 200)."""
     statuses: list[int] = []
@@ -83,7 +63,7 @@ async def _time_requests(app: FastAPI, count: int) -> tuple[float, float]:
     gc.collect()
     cpu_started, wall_started = time.thread_time(), time.perf_counter()
     for _ in range(count):
-        await app(_scope(), _receive, send)
+        await app(http_scope(PATH, headers=HEADERS), no_body, send)
     cpu, wall = time.thread_time() - cpu_started, time.perf_counter() - wall_started
     if len(statuses) != count or set(statuses) != {200}:
         raise RuntimeError(f"benchmark app answered {sorted(set(statuses))}, expected 200")

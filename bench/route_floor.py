@@ -25,6 +25,7 @@ from app.api.routing import JsonBodyRoute
 from app.api.state import Services
 from app.config import Settings
 from app.telemetry import configure_telemetry
+from bench.asgi import http_scope, no_body
 from bench.bench_middleware import json_logging_to_devnull
 from devstack.config import StackConfig
 
@@ -32,28 +33,14 @@ ROUNDS = 7
 REQUESTS_PER_ROUND = 1000
 BODY = b'{"key": "bench-floor"}'
 PATH = "/redis/test"
+BODY_HEADERS = [
+    (b"host", b"bench"),
+    (b"content-type", b"application/json"),
+    (b"content-length", b"%d" % len(BODY)),
+]
 
 
-def _scope(method: str = "POST", path: str = PATH) -> dict[str, Any]:
-    body_headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(BODY))]
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"host", b"bench"), *(body_headers if method == "POST" else [])],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8000),
-        "state": {},
-    }
-
-
-async def _receive() -> dict[str, Any]:
+async def receive_body() -> dict[str, Any]:
     return {"type": "http.request", "body": BODY, "more_body": False}
 
 
@@ -135,14 +122,14 @@ async def _measure(
             statuses.append(message["status"])
 
     def request(app: FastAPI) -> Callable[[], Awaitable[None]]:
-        return lambda: app(_scope(), _receive, send)
+        return lambda: app(http_scope(PATH, "POST", BODY_HEADERS), receive_body, send)
 
     calls: dict[str, Callable[[], Awaitable[object]]] = {
         "the Redis call alone": lambda: services.cache.write_and_read("bench-floor", "ok", 300),
         **{name: request(app) for name, app in apps.items()},
         # The in-process part of the HTTP floor the broker goal subtracts.
         "platform app, GET /health/live": lambda: platform(
-            _scope("GET", "/health/live"), _receive, send
+            http_scope("/health/live"), no_body, send
         ),
     }
     samples: dict[str, list[float]] = {name: [] for name in calls}
