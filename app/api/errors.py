@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from app.api.body_limit import BodyTooLargeError, too_large_response
+from app.api.deps import services_of
 from app.services.errors import DependencyUnavailableError
 
 logger = logging.getLogger(__name__)
@@ -22,7 +23,7 @@ MAX_INPUT_EXCERPT_CHARS = 120
 
 
 def is_production(request: Request) -> bool:
-    return bool(request.app.state.services.settings.is_production)
+    return services_of(request).settings.is_production
 
 
 async def dependency_unavailable(request: Request, error: Exception) -> JSONResponse:

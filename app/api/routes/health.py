@@ -7,9 +7,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from app import __version__
+from app.api.deps import services_of
 from app.api.readiness import Readiness
 from app.api.responses import described
-from app.api.state import Services
 from app.services.errors import short_cause
 
 router = APIRouter(tags=["health"])
@@ -53,7 +53,7 @@ async def health(request: Request) -> JSONResponse:
     # Callers share one evaluation, so under load this route runs in bursts: it reads the
     # services off the app and encodes the small body itself, instead of a dependency and a
     # response model (≈ 50 µs of FastAPI work per caller, bench/RESULTS.md section 3).
-    services: Services = request.app.state.services
+    services = services_of(request)
     report = await services.health.report()
     checks = report.checks
     if services.settings.is_production:  # a short cause; the full error is in the log

@@ -4,8 +4,8 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
 from app import __version__
+from app.api.deps import services_of
 from app.api.responses import described
-from app.api.state import Services
 
 router = APIRouter(tags=["platform"])
 
@@ -22,8 +22,7 @@ _bodies: dict[str, bytes] = {}
 
 @router.get("/version", response_model=VersionInfo, responses=described())
 async def version(request: Request) -> Response:
-    # The services straight from the app state: a dependency costs ≈ 6 µs to solve per call.
-    services: Services = request.app.state.services
+    services = services_of(request)
     body = _bodies.get(services.build)
     if body is None:
         info = VersionInfo(version=__version__, build=services.build)
