@@ -1,9 +1,11 @@
 """Platform settings: every environment variable the API and the worker read, with its default."""
 
 from functools import lru_cache
+from ipaddress import ip_address
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, computed_field, model_validator
+from pydantic import Field, ValidationError, computed_field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 
@@ -11,6 +13,26 @@ from sqlalchemy.engine import URL, make_url
 DEV_TOKEN = "dev-token"  # noqa: S105 - the local stack's and compose's token
 LOCAL_DATABASE_PASSWORD = "secret"  # noqa: S105 - the spec's local default
 MIN_PRODUCTION_TOKEN_LENGTH = 32
+# Signature algorithms a JWT may use: public-key ones only. `none` and HS* (a shared secret, which
+# a verifier holding a public key could be tricked into using as the HMAC key) are never allowed.
+ASYMMETRIC_ALGORITHMS = (
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
+)  # fmt: skip
+
+
+def comma_list(text: str) -> tuple[str, ...]:
+    """`a, b,,c` → ("a", "b", "c")."""
+    return tuple(item.strip() for item in text.split(",") if item.strip())
+
+
+def is_loopback_url(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class Settings(BaseSettings):
@@ -54,7 +76,22 @@ class Settings(BaseSettings):
     # API
     api_host: str = "0.0.0.0"  # noqa: S104 - the API listens on all interfaces inside a container
     api_port: int = Field(default=8000, ge=1, le=65535)
+    # Static bearer tokens, comma-separated (several for rotation): every scope, subject
+    # "static-token". Locally the dev token; in production an optional break-glass list.
     sbs_api_token: str = ""
+    # OIDC/JWT bearer tokens from the company's identity provider (see README, "Доступ").
+    oidc_issuer: str = ""
+    oidc_audience: str = ""
+    oidc_jwks_url: str = ""
+    oidc_algorithms: str = "RS256,ES256"
+    # Claims whose values grant scopes (a space-separated string or a list; dotted = nested).
+    oidc_scope_claims: str = "scope,scp,roles"
+    oidc_leeway_seconds: float = Field(default=30.0, ge=0, le=300)
+    # Keys are trusted this long, then fetched again; an unknown `kid` fetches them at most
+    # once per OIDC_JWKS_REFRESH_INTERVAL (so a flood of made-up kids costs the IdP nothing).
+    oidc_jwks_cache_seconds: float = Field(default=300.0, gt=0)
+    oidc_jwks_refresh_interval: float = Field(default=10.0, gt=0)
+    oidc_jwks_timeout: float = Field(default=3.0, gt=0)
     # Limits that keep one client from exhausting the API (see README, "Лимиты").
     max_request_body_bytes: int = Field(default=1024 * 1024, ge=1)
     max_request_header_bytes: int = Field(default=32 * 1024, ge=1024)
@@ -100,18 +137,61 @@ class Settings(BaseSettings):
     def is_production(self) -> bool:
         return self.sbs_environment == "production"
 
+    @property
+    def api_tokens(self) -> tuple[str, ...]:
+        return comma_list(self.sbs_api_token)
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer)
+
+    @field_validator("oidc_algorithms")
+    @classmethod
+    def public_key_algorithms_only(cls, value: str) -> str:
+        algorithms = comma_list(value)
+        refused = [name for name in algorithms if name not in ASYMMETRIC_ALGORITHMS]
+        if refused or not algorithms:
+            raise ValueError(
+                f"allowed are {', '.join(ASYMMETRIC_ALGORITHMS)} (never none or HS*); "
+                f"refused: {', '.join(refused) or 'an empty list'}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def oidc_settings_go_together(self) -> "Settings":
+        given = {
+            "OIDC_ISSUER": self.oidc_issuer,
+            "OIDC_AUDIENCE": self.oidc_audience,
+            "OIDC_JWKS_URL": self.oidc_jwks_url,
+        }
+        missing = [name for name, value in given.items() if not value]
+        if missing and len(missing) < len(given):
+            raise ValueError(f"{', '.join(given)} go together: {', '.join(missing)} missing")
+        return self
+
     @model_validator(mode="after")
     def refuse_local_secrets_in_production(self) -> "Settings":
         """In production the token and the database password must not be the local defaults."""
         if not self.is_production:
             return self
         problems = []
-        if self.sbs_api_token == DEV_TOKEN:
+        tokens = self.api_tokens
+        if DEV_TOKEN in tokens:
             problems.append("SBS_API_TOKEN is the local dev token")
-        elif len(self.sbs_api_token) < MIN_PRODUCTION_TOKEN_LENGTH:
+        elif any(len(token) < MIN_PRODUCTION_TOKEN_LENGTH for token in tokens):
             problems.append(
                 f"SBS_API_TOKEN must be at least {MIN_PRODUCTION_TOKEN_LENGTH} characters"
+                + (" (each of its comma-separated tokens)" if len(tokens) > 1 else "")
             )
+        elif not tokens and not self.oidc_enabled:
+            problems.append(
+                "no caller could authenticate: set OIDC_ISSUER, OIDC_AUDIENCE and OIDC_JWKS_URL, "
+                f"or SBS_API_TOKEN (at least {MIN_PRODUCTION_TOKEN_LENGTH} characters)"
+            )
+        if self.oidc_enabled and not (
+            self.oidc_jwks_url.startswith("https://") or is_loopback_url(self.oidc_jwks_url)
+        ):
+            problems.append("OIDC_JWKS_URL must be https:// (keys fetched in clear can be forged)")
         if make_url(self.database_url).password == LOCAL_DATABASE_PASSWORD:
             variable = "DATABASE_URL" if self.database_url_override else "DATABASE_PASSWORD"
             problems.append(f"{variable} uses the local password 'secret'")

@@ -18,12 +18,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, FastAPI
 from fastapi.routing import APIRoute
 
-from app.api.deps import DemoAccess, ServicesDep
+from app.api.auth import scoped
+from app.api.deps import ServicesDep
 from app.api.main import create_app
 from app.api.routes.cache import RedisTestRequest, RedisTestResponse
 from app.api.routing import JsonBodyRoute
 from app.api.state import Services
 from app.config import Settings
+from app.services.identity import CACHE_TEST
 from app.telemetry import configure_telemetry
 from bench.asgi import http_scope, no_body
 from bench.bench_middleware import json_logging_to_devnull
@@ -49,7 +51,10 @@ def _ladder_app(
 ) -> FastAPI:
     app = FastAPI(telemetry={"tracing": False, "metrics": False, "logs": False})
     app.state.services = services
-    router = APIRouter(route_class=route_class, dependencies=[DemoAccess] if demo_access else [])
+    router = APIRouter(
+        route_class=route_class,
+        dependencies=[scoped(CACHE_TEST, open_locally=True)] if demo_access else [],
+    )
 
     async def answer(request: RedisTestRequest) -> RedisTestResponse:
         value = await services.cache.write_and_read(request.key, request.value, request.ttl_seconds)

@@ -4,8 +4,8 @@ from typing import Any
 
 DESCRIPTIONS = {
     400: "The body is not valid UTF-8 or not valid JSON; `detail` says which.",
-    401: "Missing or wrong bearer token (`WWW-Authenticate` says which).",
-    403: "Writes are disabled: SBS_API_TOKEN is not configured.",
+    401: "Missing or invalid bearer token (`WWW-Authenticate` says which).",
+    403: "The token lacks the route's scope (`detail` names it), or a rule forbids the call.",
     404: "Not found.",
     413: "The body exceeds MAX_REQUEST_BODY_BYTES.",
     415: "Content-Type is not JSON (or a web page sent a non-JSON body).",

@@ -7,6 +7,7 @@ from app.dependency_metrics import record_health_report
 from app.health import HealthChecker
 from app.services.cache import CacheService
 from app.services.database import DatabaseService
+from app.services.identity import Authenticator
 from app.services.nats_client import NatsService
 from app.services.temporal import TemporalService
 from app.version import resolve_build
@@ -21,6 +22,7 @@ class Services:
     nats: NatsService
     temporal: TemporalService
     health: HealthChecker
+    authenticator: Authenticator
 
     @classmethod
     def create(cls, settings: Settings) -> "Services":
@@ -47,6 +49,7 @@ class Services:
             nats=nats,
             temporal=temporal,
             health=health,
+            authenticator=Authenticator.from_settings(settings),
         )
 
     async def close(self) -> None:
@@ -54,3 +57,4 @@ class Services:
         await self.cache.close()
         await self.temporal.close()
         await self.database.close()
+        await self.authenticator.close()

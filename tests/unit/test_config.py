@@ -100,3 +100,68 @@ def test_production_starts_with_real_secrets_and_local_with_the_defaults(
     monkeypatch.setenv("SBS_API_TOKEN", PRODUCTION_TOKEN)
     monkeypatch.setenv("DATABASE_PASSWORD", "a-real-password")
     assert get_settings().is_production
+
+
+OIDC = {
+    "OIDC_ISSUER": "https://idp.example.com/realms/sbs",
+    "OIDC_AUDIENCE": "sbs-api",
+    "OIDC_JWKS_URL": "https://idp.example.com/realms/sbs/protocol/openid-connect/certs",
+}
+
+
+@pytest.mark.parametrize(
+    ("variables", "named"),
+    [
+        ({"OIDC_ALGORITHMS": "RS256,HS256"}, "HS256"),
+        ({"OIDC_ALGORITHMS": "none"}, "none"),
+        ({"OIDC_ALGORITHMS": ""}, "OIDC_ALGORITHMS"),
+        ({"OIDC_ISSUER": OIDC["OIDC_ISSUER"]}, "OIDC_AUDIENCE, OIDC_JWKS_URL missing"),
+        ({**OIDC, "OIDC_AUDIENCE": ""}, "OIDC_AUDIENCE missing"),
+        ({**OIDC, "OIDC_LEEWAY_SECONDS": "3600"}, "OIDC_LEEWAY_SECONDS"),
+    ],
+    ids=["hs256", "none", "no-algorithm", "issuer-alone", "no-audience", "hour-leeway"],
+)
+def test_oidc_settings_refuse_what_would_weaken_verification(
+    monkeypatch: pytest.MonkeyPatch, variables: dict[str, str], named: str
+) -> None:
+    for variable, value in variables.items():
+        monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigurationError) as raised:
+        get_settings()
+    assert named in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("variables", "named"),
+    [
+        ({"SBS_API_TOKEN": f"{PRODUCTION_TOKEN},short"}, "each of its comma-separated tokens"),
+        ({"SBS_API_TOKEN": f"{PRODUCTION_TOKEN},dev-token"}, "local dev token"),
+        ({"SBS_API_TOKEN": ""}, "OIDC_ISSUER"),
+        ({**OIDC, "OIDC_JWKS_URL": "http://idp.example.com/certs"}, "OIDC_JWKS_URL"),
+    ],
+    ids=["short-second-token", "dev-token-listed", "nobody-could-authenticate", "jwks-in-clear"],
+)
+def test_production_refuses_weak_access_settings(
+    monkeypatch: pytest.MonkeyPatch, variables: dict[str, str], named: str
+) -> None:
+    monkeypatch.setenv("SBS_ENVIRONMENT", "production")
+    monkeypatch.setenv("DATABASE_PASSWORD", "a-real-password")
+    for variable, value in variables.items():
+        monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigurationError) as raised:
+        get_settings()
+    assert named in str(raised.value)
+
+
+def test_production_takes_oidc_alone_or_several_static_tokens(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SBS_ENVIRONMENT", "production")
+    monkeypatch.setenv("DATABASE_PASSWORD", "a-real-password")
+    for variable, value in OIDC.items():
+        monkeypatch.setenv(variable, value)
+    assert get_settings().oidc_enabled
+    assert get_settings().api_tokens == ()
+    get_settings.cache_clear()
+    monkeypatch.setenv("SBS_API_TOKEN", f"{PRODUCTION_TOKEN}, {'q' * 40}")
+    assert get_settings().api_tokens == (PRODUCTION_TOKEN, "q" * 40)

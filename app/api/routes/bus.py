@@ -6,12 +6,17 @@ from typing import Annotated
 from fastapi import APIRouter, Body
 from pydantic import BaseModel, Field
 
-from app.api.deps import DemoAccess, ServicesDep
+from app.api.auth import scoped
+from app.api.deps import ServicesDep
 from app.api.responses import BODY_ERRORS, described
 from app.api.routing import JsonBodyRoute
+from app.services.identity import BUS_TEST
 
 router = APIRouter(
-    prefix="/nats", tags=["integrations"], route_class=JsonBodyRoute, dependencies=[DemoAccess]
+    prefix="/nats",
+    tags=["integrations"],
+    route_class=JsonBodyRoute,
+    dependencies=[scoped(BUS_TEST, open_locally=True)],
 )
 
 
@@ -26,7 +31,7 @@ class NatsTestResponse(BaseModel):
     round_trip_ms: float
 
 
-@router.post("/test", responses=described(*BODY_ERRORS, 401, 503))
+@router.post("/test", responses=described(*BODY_ERRORS, 401, 403, 503))
 async def nats_test(
     services: ServicesDep, body: Annotated[NatsTestRequest | None, Body()] = None
 ) -> NatsTestResponse:

@@ -9,13 +9,18 @@ from typing import Annotated
 from fastapi import APIRouter, Body
 from pydantic import BaseModel, Field
 
-from app.api.deps import DemoAccess, ServicesDep
+from app.api.auth import scoped
+from app.api.deps import ServicesDep
 from app.api.responses import BODY_ERRORS, described
 from app.api.routing import JsonBodyRoute
 from app.services.cache import DEMO_KEY_PREFIX
+from app.services.identity import CACHE_TEST
 
 router = APIRouter(
-    prefix="/redis", tags=["integrations"], route_class=JsonBodyRoute, dependencies=[DemoAccess]
+    prefix="/redis",
+    tags=["integrations"],
+    route_class=JsonBodyRoute,
+    dependencies=[scoped(CACHE_TEST, open_locally=True)],
 )
 
 DEMO_MAX_TTL_SECONDS = 600
@@ -34,7 +39,7 @@ class RedisTestResponse(BaseModel):
     ttl_seconds: int
 
 
-@router.post("/test", responses=described(*BODY_ERRORS, 401, 503))
+@router.post("/test", responses=described(*BODY_ERRORS, 401, 403, 503))
 async def redis_test(
     services: ServicesDep, body: Annotated[RedisTestRequest | None, Body()] = None
 ) -> RedisTestResponse:

@@ -9,13 +9,19 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
 from sqlalchemy import Row, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.deps import ServicesDep, WriteAccess
+from app.api.auth import audit, scoped
+from app.api.deps import ServicesDep
 from app.api.responses import BODY_ERRORS, described
 from app.api.routing import JsonBodyRoute
 from app.api.validation import PostgresJson, PostgresText
 from app.models import SystemSetting, upsert_setting
+from app.services.identity import SETTINGS_READ, SETTINGS_WRITE, Caller
 
 router = APIRouter(prefix="/settings", tags=["settings"], route_class=JsonBodyRoute)
+
+# Reads are open locally (the spec's check calls) and need `settings:read` in production.
+ReadAccess = scoped(SETTINGS_READ, open_locally=True)
+Writer = Annotated[Caller, scoped(SETTINGS_WRITE)]
 
 KEY_PATTERN = r"^[a-z0-9_]+(\.[a-z0-9_]+)*$"
 SettingKey = Annotated[
@@ -86,7 +92,7 @@ def not_found(key: str) -> HTTPException:
     return HTTPException(status.HTTP_404_NOT_FOUND, f"setting '{key}' not found")
 
 
-@router.get("", responses=described(422, 503))
+@router.get("", dependencies=[ReadAccess], responses=described(401, 403, 422, 503))
 async def list_settings(
     services: ServicesDep,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
@@ -107,7 +113,7 @@ async def list_settings(
     return SettingsPage(items=items, next_after=items[-1].key if len(rows) > limit else None)
 
 
-@router.get("/{key}", responses=described(404, 422, 503))
+@router.get("/{key}", dependencies=[ReadAccess], responses=described(401, 403, 404, 422, 503))
 async def get_setting(key: SettingKey, services: ServicesDep) -> SettingOut:
     async def read(session: AsyncSession) -> SystemSetting | None:
         return await session.get(SystemSetting, key)
@@ -120,11 +126,10 @@ async def get_setting(key: SettingKey, services: ServicesDep) -> SettingOut:
 
 @router.put(
     "/{key}",
-    dependencies=[WriteAccess],
     responses={201: {"description": "Created."}, **described(*BODY_ERRORS, 401, 403, 503)},
 )
 async def put_setting(
-    key: WritableKey, body: SettingIn, services: ServicesDep, response: Response
+    key: WritableKey, body: SettingIn, services: ServicesDep, response: Response, caller: Writer
 ) -> SettingOut:
     """Create or replace a setting; `updated_at` is set by the server."""
     upsert = upsert_setting(key, body.value, body.description)
@@ -135,6 +140,7 @@ async def put_setting(
         return row
 
     row = await services.database.run(write)
+    audit("settings.put", caller, key=key)
     if row.created:
         response.status_code = status.HTTP_201_CREATED
     return SettingOut.model_validate(row)
@@ -142,11 +148,10 @@ async def put_setting(
 
 @router.delete(
     "/{key}",
-    dependencies=[WriteAccess],
     status_code=status.HTTP_204_NO_CONTENT,
     responses=described(401, 403, 404, 422, 503),
 )
-async def delete_setting(key: WritableKey, services: ServicesDep) -> None:
+async def delete_setting(key: WritableKey, services: ServicesDep, caller: Writer) -> None:
     async def remove(session: AsyncSession) -> str | None:
         result = await session.execute(
             delete(SystemSetting).where(SystemSetting.key == key).returning(SystemSetting.key)
@@ -156,3 +161,4 @@ async def delete_setting(key: WritableKey, services: ServicesDep) -> None:
 
     if await services.database.run(remove) is None:
         raise not_found(key)
+    audit("settings.delete", caller, key=key)

@@ -8,9 +8,11 @@ from fastapi import APIRouter, Body, Header, HTTPException, Path, Query, status
 from pydantic import BaseModel, Field, PlainSerializer, WithJsonSchema
 from temporalio.client import WorkflowExecutionStatus
 
-from app.api.deps import DemoAccess, ServicesDep
+from app.api.auth import audit, scoped
+from app.api.deps import ServicesDep
 from app.api.responses import BODY_ERRORS, described
 from app.api.routing import JsonBodyRoute
+from app.services.identity import WORKFLOWS_START, Caller
 from app.services.temporal import WorkflowNotFoundError, WorkflowOutcome
 from app.workflows.test_workflow import TestWorkflow, TestWorkflowInput
 
@@ -67,11 +69,11 @@ class WorkflowRun(BaseModel):
 @router.post(
     "",
     status_code=status.HTTP_202_ACCEPTED,
-    dependencies=[DemoAccess],
-    responses=described(*BODY_ERRORS, 401, 503),
+    responses=described(*BODY_ERRORS, 401, 403, 503),
 )
 async def start_test_workflow(
     services: ServicesDep,
+    caller: Annotated[Caller, scoped(WORKFLOWS_START, open_locally=True)],
     body: Annotated[StartWorkflow | None, Body()] = None,
     wait: Annotated[
         bool, Query(description="Wait for the result (up to REQUEST_TIMEOUT).")
@@ -92,6 +94,7 @@ async def start_test_workflow(
         task_queue=settings.temporal_task_queue,
         execution_timeout=WORKFLOW_EXECUTION_TIMEOUT,
     )
+    audit("workflow.start", caller, workflow_id=handle.id)
     run = WorkflowRun(
         workflow_id=handle.id,
         run_id=handle.result_run_id or "",
