@@ -21,6 +21,7 @@ router = APIRouter(prefix="/settings", tags=["settings"], route_class=JsonBodyRo
 
 # Reads are open locally (the spec's check calls) and need `settings:read` in production.
 ReadAccess = scoped(SETTINGS_READ, open_locally=True)
+# First in a write's parameters: the caller is checked before the key (403 for `core.*`).
 Writer = Annotated[Caller, scoped(SETTINGS_WRITE)]
 
 KEY_PATTERN = r"^[a-z0-9_]+(\.[a-z0-9_]+)*$"
@@ -129,7 +130,7 @@ async def get_setting(key: SettingKey, services: ServicesDep) -> SettingOut:
     responses={201: {"description": "Created."}, **described(*BODY_ERRORS, 401, 403, 503)},
 )
 async def put_setting(
-    key: WritableKey, body: SettingIn, services: ServicesDep, response: Response, caller: Writer
+    caller: Writer, key: WritableKey, body: SettingIn, services: ServicesDep, response: Response
 ) -> SettingOut:
     """Create or replace a setting; `updated_at` is set by the server."""
     upsert = upsert_setting(key, body.value, body.description)
@@ -151,7 +152,7 @@ async def put_setting(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=described(401, 403, 404, 422, 503),
 )
-async def delete_setting(key: WritableKey, services: ServicesDep, caller: Writer) -> None:
+async def delete_setting(caller: Writer, key: WritableKey, services: ServicesDep) -> None:
     async def remove(session: AsyncSession) -> str | None:
         result = await session.execute(
             delete(SystemSetting).where(SystemSetting.key == key).returning(SystemSetting.key)
