@@ -1,5 +1,6 @@
 """Platform settings: every environment variable the API and the worker read, with its default."""
 
+import re
 from functools import lru_cache
 from ipaddress import ip_address
 from typing import Literal
@@ -155,6 +156,14 @@ class Settings(BaseSettings):
                 f"allowed are {', '.join(ASYMMETRIC_ALGORITHMS)} (never none or HS*); "
                 f"refused: {', '.join(refused) or 'an empty list'}"
             )
+        return value
+
+    @field_validator("oidc_scope_claims")
+    @classmethod
+    def claim_names(cls, value: str) -> str:
+        for path in comma_list(value):
+            if not re.fullmatch(r"[A-Za-z0-9_:/-]+(\.[A-Za-z0-9_:/-]+)*", path):
+                raise ValueError(f"{path!r} is not a claim name or a dotted path of claim names")
         return value
 
     @model_validator(mode="after")

@@ -24,6 +24,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import hcl2.api
 import jinja2
@@ -31,6 +32,7 @@ import kubernetes_validate
 import yaml
 from helm_python import chart as helm
 from helm_python.errors import HelmError
+from pydantic import ValidationError
 
 from app.config import Settings
 from tests.deploy import upstream_facts as facts
@@ -470,6 +472,79 @@ def temporal_server_problems(where: str, container: Doc) -> Problems:
     return problems
 
 
+# Stand-ins for what the pods read from Secrets: values the production guard accepts.
+SECRET_STAND_INS = {
+    "SBS_API_TOKEN": "t" * 40,
+    "DATABASE_PASSWORD": "a-real-password",
+    "REDIS_URL": "redis://redis:6379/0",
+}
+
+
+def settings_problems(at: str, env: dict[str, Any]) -> Problems:
+    """The app would start with this environment: app.config.Settings accepts it (OIDC settings
+    together, public-key algorithms only, https JWKS in production, ...)."""
+    plain = {name: value for name, value in env.items() if isinstance(value, str)}
+    plain |= {name: SECRET_STAND_INS[name] for name in env if name in SECRET_STAND_INS}
+    try:
+        Settings.model_validate({name.lower(): value for name, value in plain.items()})
+    except ValidationError as error:
+        return [f"{at}: the app refuses this configuration: {error.errors()[0]['msg']}"]
+    return []
+
+
+def allows_port(rule: Doc, port: int) -> bool:
+    listed = rule.get("ports")
+    return not listed or any(item.get("port") in (port, str(port)) for item in listed)
+
+
+def reaches_outside(rule: Doc) -> bool:
+    """Whether the rule lets traffic leave the release's own pods (any peer, an address range
+    or another namespace), as DNS, the identity provider and managed services need."""
+    peers = rule.get("to")
+    return not peers or any("ipBlock" in peer or "namespaceSelector" in peer for peer in peers)
+
+
+def egress_problems(docs: list[Doc], value_set: str) -> Problems:
+    """With the API's egress restricted, DNS and every external peer the API calls stay
+    reachable: the identity provider's JWKS port above all, and managed PostgreSQL, NATS,
+    Temporal when the bundled ones are off."""
+    policies = [
+        doc
+        for doc in docs
+        if doc["kind"] == "NetworkPolicy"
+        and doc["spec"]["podSelector"].get("matchLabels", {}).get("app.kubernetes.io/component")
+        == "api"
+        and "Egress" in doc["spec"].get("policyTypes", [])
+    ]
+    if not policies:
+        return []
+    rules = [rule for policy in policies for rule in policy["spec"].get("egress", [])]
+    config = next(
+        doc["data"] for doc in docs if doc["kind"] == "ConfigMap" and "OIDC_ISSUER" in doc["data"]
+    )
+    services = {doc["metadata"]["name"] for doc in docs if doc["kind"] == "Service"}
+    needed: dict[str, int] = {}
+    if config.get("OIDC_ISSUER"):
+        jwks = urlsplit(config["OIDC_JWKS_URL"])
+        needed["the identity provider (OIDC_JWKS_URL)"] = jwks.port or 443
+    nats = urlsplit(config["NATS_URL"])
+    for name, host, port in (
+        ("PostgreSQL", config["DATABASE_HOST"], int(config["DATABASE_PORT"])),
+        ("Temporal", config["TEMPORAL_HOST"], int(config["TEMPORAL_PORT"])),
+        ("NATS", nats.hostname or "", nats.port or 4222),
+    ):
+        if host.split(".")[0] not in services:
+            needed[name] = port
+    where = f"helm {value_set} NetworkPolicy api egress"
+    problems = []
+    if not any(reaches_outside(rule) and allows_port(rule, 53) for rule in rules):
+        problems.append(f"{where}: no rule allows DNS (port 53)")
+    for name, port in needed.items():
+        if not any(reaches_outside(rule) and allows_port(rule, port) for rule in rules):
+            problems.append(f"{where}: no rule lets the API reach {name} on port {port}")
+    return problems
+
+
 def workload_problems(docs: list[Doc], root: Path, value_set: str) -> Problems:
     problems: Problems = []
     config_maps = {doc["metadata"]["name"]: doc for doc in docs if doc["kind"] == "ConfigMap"}
@@ -508,6 +583,7 @@ def workload_problems(docs: list[Doc], root: Path, value_set: str) -> Problems:
                 unknown = sorted(set(env) - app_variables() - {"REDIS_PASSWORD"})
                 if unknown:
                     problems.append(f"{at}: sets variables the app does not read: {unknown}")
+                problems += settings_problems(at, env)
                 for variable, port_name in (
                     ("API_PORT", "http"),
                     ("WORKER_HEALTH_PORT", "health"),
@@ -608,6 +684,7 @@ def check_helm(root: Path) -> Problems:
                     f"helm {value_set} {doc['kind']}/{doc['metadata']['name']}: {error.message}"
                 )
         problems += workload_problems(docs, root, value_set)
+        problems += egress_problems(docs, value_set)
     return problems
 
 

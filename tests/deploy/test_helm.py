@@ -515,6 +515,10 @@ def test_checkov_skips_give_reasons(rendered: tuple[str, list[Doc]]) -> None:
         ({"image": {"tag": "latest"}}, "/image/tag"),
         ({"postgresql": {"persistance": {"size": "1Gi"}}}, "'persistance' not allowed"),
         ({"redis": {"service": {"port": "6379"}}}, "/service/port"),
+        ({"auth": {"oidc": {"jwksUrl": "http://sso.example.com/certs"}}}, "/auth/oidc/jwksUrl"),
+        ({"auth": {"oidc": {"algorithms": ["RS256", "HS256"]}}}, "/auth/oidc/algorithms/1"),
+        ({"auth": {"oidc": {"algorithms": ["none"]}}}, "/auth/oidc/algorithms/0"),
+        ({"networkPolicy": {"apiEgress": {"to": []}}}, "/networkPolicy/apiEgress"),
     ],
 )
 def test_schema_rejects_bad_values(values: dict[str, Any], complaint: str) -> None:

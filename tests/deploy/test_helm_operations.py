@@ -23,7 +23,7 @@ from helm_python import chart as helm
 from helm_python.errors import HelmRenderError
 
 from app.api.main import create_app
-from tests.deploy.artifact_checks import docs_of
+from tests.deploy.artifact_checks import docs_of, egress_problems
 from tests.deploy.test_helm import (
     CHART,
     GOOD_PASSWORD,
@@ -139,6 +139,50 @@ def test_api_and_worker_run_in_production_with_credentials_the_guard_accepts(
 def test_development_credentials_are_refused(values: dict[str, Any], complaint: str) -> None:
     with pytest.raises(HelmRenderError, match=re.escape(complaint)):
         render(values)
+
+
+def test_static_tokens_may_be_several_and_each_is_checked() -> None:
+    both = f"{'a' * 32},{'b' * 40}"
+    assert secret_values(render({"secrets": {"apiToken": both}}))[(RELEASE, "api-token")] == both
+    with pytest.raises(HelmRenderError, match="each of its comma-separated tokens"):
+        render({"secrets": {"apiToken": f"{'a' * 32},short"}})
+
+
+IDENTITY_PROVIDER = {
+    "issuer": "https://sso.example.com/realms/sbs",
+    "audience": "sbs-api",
+    "jwksUrl": "https://sso.example.com/realms/sbs/protocol/openid-connect/certs",
+}
+
+
+def test_oidc_settings_reach_api_and_worker_and_go_together() -> None:
+    assert config_map(render({}))["OIDC_ISSUER"] == ""  # JWTs off by default
+    data = config_map(render({"auth": {"oidc": {**IDENTITY_PROVIDER, "algorithms": ["ES384"]}}}))
+    assert data["OIDC_ISSUER"] == IDENTITY_PROVIDER["issuer"]
+    assert data["OIDC_JWKS_URL"] == IDENTITY_PROVIDER["jwksUrl"]
+    assert data["OIDC_ALGORITHMS"] == "ES384"
+    assert data["OIDC_SCOPE_CLAIMS"] == "scope,scp,roles"
+    with pytest.raises(HelmRenderError, match="go together"):
+        render({"auth": {"oidc": {"issuer": IDENTITY_PROVIDER["issuer"]}}})
+
+
+def test_api_egress_is_open_unless_listed_then_dns_and_the_identity_provider_stay_reachable(
+    default_docs: list[Doc],
+) -> None:
+    assert named(default_docs, "NetworkPolicy", f"{RELEASE}-api")["spec"]["policyTypes"] == [
+        "Ingress"
+    ]
+    production = render(PRODUCTION)
+    policy = named(production, "NetworkPolicy", f"{RELEASE}-api")["spec"]
+    assert policy["policyTypes"] == ["Ingress", "Egress"]
+    to_identity_provider = [
+        rule
+        for rule in policy["egress"]
+        if any(port["port"] == 443 for port in rule.get("ports", []))
+    ]
+    assert to_identity_provider
+    assert "ipBlock" in to_identity_provider[0]["to"][0]
+    assert egress_problems(production, "production") == []
 
 
 def test_a_local_environment_may_use_a_short_token() -> None:

@@ -118,8 +118,9 @@ OIDC = {
         ({"OIDC_ISSUER": OIDC["OIDC_ISSUER"]}, "OIDC_AUDIENCE, OIDC_JWKS_URL missing"),
         ({**OIDC, "OIDC_AUDIENCE": ""}, "OIDC_AUDIENCE missing"),
         ({**OIDC, "OIDC_LEEWAY_SECONDS": "3600"}, "OIDC_LEEWAY_SECONDS"),
+        ({**OIDC, "OIDC_SCOPE_CLAIMS": "scope realm_access.roles"}, "OIDC_SCOPE_CLAIMS"),
     ],
-    ids=["hs256", "none", "no-algorithm", "issuer-alone", "no-audience", "hour-leeway"],
+    ids=["hs256", "none", "no-algorithm", "issuer-alone", "no-audience", "hour-leeway", "space"],
 )
 def test_oidc_settings_refuse_what_would_weaken_verification(
     monkeypatch: pytest.MonkeyPatch, variables: dict[str, str], named: str

@@ -270,8 +270,21 @@ checksum/dependency-secrets: {{ toJson $sources | sha256sum }}
 {{/* The production guard of app/config.py, applied at render time: call with (dict "root" $ "token" $token). */}}
 {{- define "sbs.checkApiToken" -}}
 {{- if eq .root.Values.config.environment "production" }}
-{{- if or (eq .token "dev-token") (lt (len .token) 32) }}
-{{- fail "secrets.apiToken must be at least 32 characters and not dev-token: SBS_ENVIRONMENT=production refuses to start otherwise" }}
+{{- range $token := splitList "," .token }}
+{{- $token = trim $token }}
+{{- if or (eq $token "dev-token") (lt (len $token) 32) }}
+{{- fail "secrets.apiToken must be at least 32 characters and not dev-token (each of its comma-separated tokens): SBS_ENVIRONMENT=production refuses to start otherwise" }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* auth.oidc: issuer, audience and jwksUrl go together (app/config.py refuses them apart). */}}
+{{- define "sbs.checkOidc" -}}
+{{- $oidc := .Values.auth.oidc }}
+{{- if or $oidc.issuer $oidc.audience $oidc.jwksUrl }}
+{{- if not (and $oidc.issuer $oidc.audience $oidc.jwksUrl) }}
+{{- fail "auth.oidc.issuer, auth.oidc.audience and auth.oidc.jwksUrl go together: set all three or none" }}
 {{- end }}
 {{- end }}
 {{- end }}
