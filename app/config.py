@@ -176,6 +176,11 @@ class Settings(BaseSettings):
         missing = [name for name, value in given.items() if not value]
         if missing and len(missing) < len(given):
             raise ValueError(f"{', '.join(given)} go together: {', '.join(missing)} missing")
+        if not missing and self.oidc_jwks_timeout >= self.request_timeout:
+            raise ValueError(
+                f"OIDC_JWKS_TIMEOUT ({self.oidc_jwks_timeout:g}) must be below REQUEST_TIMEOUT "
+                f"({self.request_timeout:g}): a request may wait for one JWKS fetch"
+            )
         return self
 
     @model_validator(mode="after")

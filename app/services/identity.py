@@ -96,10 +96,12 @@ class JwksCache:
         return key
 
     async def _refresh(self) -> None:
-        self._attempted_at = self._clock()
         try:
             keys = await within(self.timeout, IDENTITY_PROVIDER, self._fetch())
         except DependencyUnavailableError as error:
+            # The interval counts from the end of an attempt: callers that queued behind a
+            # fetch that timed out take its answer instead of each waiting for one of their own.
+            self._attempted_at = self._clock()
             self._failure = error.reason
             logger.warning(
                 "identity provider's JWKS unavailable: %s (%d keys held)",
@@ -109,7 +111,8 @@ class JwksCache:
             return
         if set(keys) != set(self._keys):
             logger.info("identity provider's signing keys: %s", ", ".join(sorted(keys)) or "none")
-        self._keys, self._failure, self._fetched_at = keys, None, self._clock()
+        self._attempted_at = self._fetched_at = self._clock()
+        self._keys, self._failure = keys, None
 
     async def _fetch(self) -> dict[str, JsonWebKey]:
         with unavailable_on(IDENTITY_PROVIDER, httpx.HTTPError):

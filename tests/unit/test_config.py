@@ -119,8 +119,18 @@ OIDC = {
         ({**OIDC, "OIDC_AUDIENCE": ""}, "OIDC_AUDIENCE missing"),
         ({**OIDC, "OIDC_LEEWAY_SECONDS": "3600"}, "OIDC_LEEWAY_SECONDS"),
         ({**OIDC, "OIDC_SCOPE_CLAIMS": "scope realm_access.roles"}, "OIDC_SCOPE_CLAIMS"),
+        ({**OIDC, "OIDC_JWKS_TIMEOUT": "5"}, "below REQUEST_TIMEOUT"),
     ],
-    ids=["hs256", "none", "no-algorithm", "issuer-alone", "no-audience", "hour-leeway", "space"],
+    ids=[
+        "hs256",
+        "none",
+        "no-algorithm",
+        "issuer-alone",
+        "no-audience",
+        "hour-leeway",
+        "space",
+        "slow-jwks",
+    ],
 )
 def test_oidc_settings_refuse_what_would_weaken_verification(
     monkeypatch: pytest.MonkeyPatch, variables: dict[str, str], named: str

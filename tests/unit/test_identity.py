@@ -1,6 +1,7 @@
 """Bearer tokens in process: JWTs of a test IdP (keys made here, JWKS served on loopback) and
 static tokens, through the Authenticator the API uses."""
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -229,3 +230,33 @@ def test_scopes_come_from_the_configured_claims(
     verifier = TokenVerifier.from_settings(settings)
     assert verifier is not None
     assert verifier.scopes(claims) == granted
+
+
+async def test_concurrent_callers_share_one_fetch_and_answer_within_one_timeout(
+    provider: TestIdentityProvider,
+) -> None:
+    """Twenty callers with keys never seen, the IdP hanging, a refresh interval shorter than the
+    fetch timeout: one fetch, and every caller answered within about one timeout."""
+    settings = settings_for(provider)
+    timeout = 0.5
+    keys = JwksCache(provider.jwks_url, timeout=timeout, max_age=60, refresh_interval=0.1)
+    authenticator = Authenticator(settings, TokenVerifier(settings, keys))
+    tokens = [provider.token(provider.add_key("EC")) for _ in range(20)]
+
+    async def refused(token: str) -> BaseException | None:
+        try:
+            await authenticator.authenticate(token)
+        except (DependencyUnavailableError, InvalidTokenError) as error:
+            return error
+        return None
+
+    try:
+        with provider.hanging():
+            started = time.monotonic()
+            outcomes = await asyncio.gather(*(refused(token) for token in tokens))
+            elapsed = time.monotonic() - started
+    finally:
+        await authenticator.close()
+    assert all(isinstance(outcome, DependencyUnavailableError) for outcome in outcomes)
+    assert provider.fetches == 1
+    assert elapsed < timeout + 0.5
