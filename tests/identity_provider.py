@@ -36,6 +36,8 @@ class TestIdentityProvider:
         self.private_keys: dict[str, tuple[PrivateKeyTypes, str]] = {}
         self.published: dict[str, dict[str, Any]] = {}
         self.fetches = 0
+        # A status and body to answer instead of the key set (a broken IdP), when set.
+        self.broken: tuple[int, bytes] | None = None
         self._answer = threading.Event()
         self._answer.set()
         provider = self
@@ -44,8 +46,11 @@ class TestIdentityProvider:
             def do_GET(self) -> None:
                 provider.fetches += 1
                 provider._answer.wait(HANG_AT_MOST_SECONDS)
-                body = json.dumps({"keys": list(provider.published.values())}).encode()
-                self.send_response(200)
+                status, body = provider.broken or (
+                    200,
+                    json.dumps({"keys": list(provider.published.values())}).encode(),
+                )
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()

@@ -124,12 +124,13 @@ class JwksCache:
         if len(response.content) > MAX_JWKS_BYTES:
             raise DependencyUnavailableError(IDENTITY_PROVIDER, "JWKS larger than 1 MiB")
         try:
-            document = response.json()
-            listed = document["keys"]
+            listed = response.json()["keys"]
         except (ValueError, KeyError, TypeError):
+            listed = None
+        if not isinstance(listed, list):
             raise DependencyUnavailableError(
-                IDENTITY_PROVIDER, 'JWKS is not a JSON object with "keys"'
-            ) from None
+                IDENTITY_PROVIDER, 'JWKS is not a JSON object with a "keys" list'
+            )
         return {
             key["kid"]: key
             for key in listed

@@ -202,6 +202,29 @@ async def test_a_hanging_jwks_answers_unavailable_within_its_timeout_and_keeps_k
     assert (await authenticator.authenticate(provider.token(fresh))).subject
 
 
+@pytest.mark.parametrize(
+    ("status", "body", "reason"),
+    [
+        (500, b"{}", "JWKS answered HTTP 500"),
+        (200, b"<html>login</html>", 'a "keys" list'),
+        (200, b'{"keys": 5}', 'a "keys" list'),
+    ],
+)
+async def test_a_broken_jwks_is_a_503_naming_the_identity_provider(
+    provider: TestIdentityProvider,
+    authenticator: Authenticator,
+    status: int,
+    body: bytes,
+    reason: str,
+) -> None:
+    kid = provider.add_key("RSA")
+    provider.broken = (status, body)
+    with pytest.raises(DependencyUnavailableError) as unavailable:
+        await authenticator.authenticate(provider.token(kid))
+    assert unavailable.value.dependency == "identity-provider"
+    assert reason in unavailable.value.reason
+
+
 async def test_static_tokens_each_work_with_every_scope(authenticator: Authenticator) -> None:
     for token in ("first-static-token", "second-static-token"):
         caller = await authenticator.authenticate(token)
