@@ -2,6 +2,7 @@
 variable; with real secrets the API starts, guards the demo endpoints with the token, and
 its public bodies name a failing dependency's cause without topology or driver text."""
 
+import json
 import secrets
 from collections.abc import Iterator
 
@@ -11,6 +12,7 @@ import pytest
 from devstack.config import DATABASE_NAME, HOST, StackConfig, free_ports
 from devstack.servers.postgres import connect as postgres_connect
 from tests.integration.helpers import api_process, start_api
+from tests.waiting import poll
 
 PRODUCTION_TOKEN = secrets.token_urlsafe(32)
 PRODUCTION_ROLE = "sbs_production_test"
@@ -102,3 +104,44 @@ def test_production_with_real_secrets_serves_and_guards_the_demos(
 def test_local_environment_keeps_the_spec_calls_open(api: httpx.Client) -> None:
     assert api.post("/redis/test", json={"key": "open"}).status_code == 200
     assert api.post("/nats/test", json={"message": "open"}).status_code == 200
+
+
+def without_tls_warnings(log: str) -> list[tuple[str, str]]:
+    """(level, dependency) of each "reached without TLS" line in a JSON log."""
+    records = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    return [
+        (record["level"], record["dependency"])
+        for record in records
+        if "reached without TLS" in record.get("message", "")
+    ]
+
+
+@pytest.mark.parametrize("script", ["run_api.py", "run_worker.py"])
+def test_production_warns_once_per_dependency_reached_without_tls(
+    stack: StackConfig, production_database_url: str, script: str
+) -> None:
+    """The stack's servers are all plain: each of the four is named in one warning line."""
+    health_port, metrics_port = free_ports(2)
+    server = start_api(
+        stack,
+        script=script,
+        SBS_ENVIRONMENT="production",
+        SBS_API_TOKEN=PRODUCTION_TOKEN,
+        DATABASE_URL=production_database_url,
+        LOG_FORMAT="json",
+        WORKER_HEALTH_PORT=str(health_port),
+        WORKER_METRICS_PORT=str(metrics_port),
+    )
+    try:
+        started = "api ready" if script == "run_api.py" else "worker started"
+        log = poll(server.output, lambda text: started in text, 60)
+    finally:
+        server.stop()
+        server.log.unlink(missing_ok=True)
+    assert started in log, log
+    assert sorted(without_tls_warnings(log)) == [
+        ("WARNING", "nats"),
+        ("WARNING", "postgresql"),
+        ("WARNING", "redis"),
+        ("WARNING", "temporal"),
+    ], log
