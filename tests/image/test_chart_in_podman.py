@@ -146,6 +146,16 @@ def production_values(
     values["secrets"]["existingSecret"] = names["platform"]
     values["externalDatabase"]["existingSecret"] = names["database"]
     values["externalRedis"]["existingSecret"] = names["redis"]
+    # The stack runs one plain server of each: the example's standbys, Sentinels and TLS are moved
+    # off like its endpoints (tests/integration/test_temporal_tls.py and tests/deploy cover them).
+    values["externalDatabase"] |= {"sslmode": "", "tls": {}}
+    values["externalRedis"] |= {
+        "existingSecretPasswordKey": "",
+        "sentinel": {"hosts": [], "existingSecretPasswordKey": ""},
+        "tls": {},
+    }
+    values["externalNats"]["tls"] = {}
+    values["externalTemporal"]["tls"] = {"enabled": False}
     redis_url = f"redis://{HOST_FROM_POD}:{stack.ports['redis']}/0"
     create_secret(names["platform"], encoded({"api-token": target.token}), directory)
     create_secret(
