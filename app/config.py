@@ -1,12 +1,21 @@
 """Platform settings: every environment variable the API and the worker read, with its default."""
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from ipaddress import ip_address
+from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, computed_field, field_validator, model_validator
+from pydantic import (
+    Field,
+    PrivateAttr,
+    ValidationError,
+    computed_field,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 
@@ -36,6 +45,25 @@ def is_loopback_url(url: str) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class TlsMaterial:
+    """PEM contents of a dependency's TLS files, read once when the settings are loaded."""
+
+    ca: bytes | None = None
+    cert: bytes | None = None
+    key: bytes | None = None
+
+
+def read_tls_file(variable: str, path: Path | None) -> bytes | None:
+    """The file's bytes; a missing or unreadable file is a ValueError naming `variable`."""
+    if path is None:
+        return None
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise ValueError(f"{variable}: cannot read {path}: {error.strerror or error}") from None
+
+
 class Settings(BaseSettings):
     """One place for configuration; defaults match the compose stack of the README."""
 
@@ -59,6 +87,14 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     temporal_task_queue: str = "test-task-queue"
     temporal_wait_timeout: float = Field(default=60.0, gt=0)
+    # TLS to the frontend: TEMPORAL_TLS alone trusts the system CAs; a CA file (or a client
+    # certificate and key, for mTLS) implies TLS. The files are read once, at start-up.
+    temporal_tls: bool = False
+    temporal_tls_ca_file: Path | None = None
+    temporal_tls_cert_file: Path | None = None
+    temporal_tls_key_file: Path | None = None
+    temporal_tls_server_name: str | None = None
+    _temporal_tls_material: TlsMaterial = PrivateAttr(default_factory=TlsMaterial)
 
     # Redis and NATS
     redis_url: str = "redis://redis:6379/0"
@@ -131,6 +167,22 @@ class Settings(BaseSettings):
     def temporal_address(self) -> str:
         return f"{self.temporal_host}:{self.temporal_port}"
 
+    @property
+    def temporal_tls_enabled(self) -> bool:
+        return self.temporal_tls or any(
+            path is not None
+            for path in (
+                self.temporal_tls_ca_file,
+                self.temporal_tls_cert_file,
+                self.temporal_tls_key_file,
+            )
+        )
+
+    @property
+    def temporal_tls_material(self) -> TlsMaterial:
+        """The CA, client certificate and key as read at start-up (None where not set)."""
+        return self._temporal_tls_material
+
     def database_url_redacted(self) -> str:
         return make_url(self.database_url).render_as_string(hide_password=True)
 
@@ -181,6 +233,32 @@ class Settings(BaseSettings):
                 f"OIDC_JWKS_TIMEOUT ({self.oidc_jwks_timeout:g}) must be below REQUEST_TIMEOUT "
                 f"({self.request_timeout:g}): a request may wait for one JWKS fetch"
             )
+        return self
+
+    @field_validator(
+        "temporal_tls_ca_file",
+        "temporal_tls_cert_file",
+        "temporal_tls_key_file",
+        "temporal_tls_server_name",
+        mode="before",
+    )
+    @classmethod
+    def empty_means_unset(cls, value: object) -> object:
+        """`VAR=` (as compose and Helm render an unset optional value) is no value at all."""
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def read_temporal_tls_files(self) -> "Settings":
+        """Read the Temporal TLS files now, so a bad path stops the start naming its variable."""
+        if (self.temporal_tls_cert_file is None) != (self.temporal_tls_key_file is None):
+            raise ValueError(
+                "TEMPORAL_TLS_CERT_FILE and TEMPORAL_TLS_KEY_FILE go together (mTLS needs both)"
+            )
+        self._temporal_tls_material = TlsMaterial(
+            ca=read_tls_file("TEMPORAL_TLS_CA_FILE", self.temporal_tls_ca_file),
+            cert=read_tls_file("TEMPORAL_TLS_CERT_FILE", self.temporal_tls_cert_file),
+            key=read_tls_file("TEMPORAL_TLS_KEY_FILE", self.temporal_tls_key_file),
+        )
         return self
 
     @model_validator(mode="after")

@@ -14,6 +14,7 @@ from app.api.readiness import Readiness
 from app.api.routes import ROUTERS
 from app.api.state import Services
 from app.config import Settings, get_settings
+from app.connection_security import warn_about_dependencies_without_tls
 from app.gc_freeze import freeze_startup_objects
 from app.telemetry import configure_telemetry
 from app.tracing import instrument_app
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "environment": settings.sbs_environment,
             },
         )
+        warn_about_dependencies_without_tls(settings, logger)
         startup = asyncio.create_task(warm_up(services, readiness))
         try:
             yield

@@ -12,6 +12,11 @@ from contextlib import contextmanager
 # Short, topology-free causes for public bodies in production; the full error goes to the log.
 _CAUSES = (
     ("timeout", re.compile(r"time[d ]?out|deadline", re.IGNORECASE)),
+    # A CA that did not sign the server, a missing client certificate: TLS refused the peer.
+    (
+        "certificate rejected",
+        re.compile(r"certificate|\b(ssl|tls)\b|handshake", re.IGNORECASE),
+    ),
     ("authentication failed", re.compile(r"auth|password|permission|credential", re.IGNORECASE)),
     ("connection refused", re.compile(r"refused|connect call failed", re.IGNORECASE)),
     ("connection lost", re.compile(r"reset|closed|broken pipe|eof|lost", re.IGNORECASE)),
@@ -60,8 +65,9 @@ def describe(error: BaseException) -> str:
 
 
 def short_cause(reason: str) -> str:
-    """`timeout`, `authentication failed`, `connection refused`, `connection lost` or
-    `unavailable`: what a public response may say about a failing dependency."""
+    """`timeout`, `certificate rejected`, `authentication failed`, `connection refused`,
+    `connection lost` or `unavailable`: what a public response may say about a failing
+    dependency."""
     for cause, pattern in _CAUSES:
         if pattern.search(reason):
             return cause

@@ -19,7 +19,7 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.runtime import Runtime
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 from temporalio.types import MethodAsyncSingleParam
 
 from app.config import Settings
@@ -46,6 +46,20 @@ class WorkflowOutcome:
     error: str | None = None
 
 
+def tls_config(settings: Settings) -> TLSConfig | bool:
+    """The client's TLS: off; on with the system CAs; or with the configured CA, client
+    certificate and key (mTLS) and server name, from the files read at start-up."""
+    if not settings.temporal_tls_enabled:
+        return False
+    material = settings.temporal_tls_material
+    return TLSConfig(
+        server_root_ca_cert=material.ca,
+        client_cert=material.cert,
+        client_private_key=material.key,
+        domain=settings.temporal_tls_server_name,
+    )
+
+
 async def connect(
     settings: Settings, runtime: Runtime | None = None, identity: str | None = None
 ) -> Client:
@@ -57,6 +71,7 @@ async def connect(
         runtime=runtime,
         identity=identity,
         interceptors=temporal_interceptors(),
+        tls=tls_config(settings),
     )
 
 

@@ -10,6 +10,7 @@ from temporalio.worker import Worker
 
 from app.activities.test_activity import compose_greeting
 from app.config import Settings
+from app.connection_security import warn_about_dependencies_without_tls
 from app.gc_freeze import freeze_startup_objects
 from app.temporal.client import wait_for_temporal
 from app.temporal.health_server import HealthServer
@@ -34,6 +35,7 @@ def metrics_runtime(settings: Settings) -> Runtime:
 async def run_worker(settings: Settings) -> int:
     """Run until SIGTERM/SIGINT, then finish in-flight tasks and exit; returns the exit code."""
     configure_tracing(settings.otel_service_name)  # only when OTEL_* variables ask for traces
+    warn_about_dependencies_without_tls(settings, logger)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -13,6 +13,7 @@ types match the AWS provider's schema (tests/deploy/aws_provider_schema.json).
 
 from __future__ import annotations
 
+import base64
 import functools
 import json
 import os
@@ -73,9 +74,51 @@ def app_paths() -> frozenset[str]:
     return frozenset(paths | {route.path for route in application.routes if hasattr(route, "path")})
 
 
+# Variables of issue 22 that the PostgreSQL-failover and the Redis-Sentinel/NATS-cluster work adds
+# to app/config.py (agreed names): known here so the artifacts may set them in either merge order.
+PEER_VARIABLES = frozenset(
+    {
+        "DATABASE_TARGET_SESSION_ATTRS",
+        "DATABASE_SSLMODE",
+        "DATABASE_SSLROOTCERT",
+        "DATABASE_SSLCERT",
+        "DATABASE_SSLKEY",
+        "REDIS_SENTINELS",
+        "REDIS_SENTINEL_MASTER",
+        "REDIS_SENTINEL_PASSWORD",
+        "REDIS_PASSWORD",
+        "REDIS_TLS_CA_FILE",
+        "REDIS_TLS_CERT_FILE",
+        "REDIS_TLS_KEY_FILE",
+        "NATS_TLS_CA_FILE",
+        "NATS_TLS_CERT_FILE",
+        "NATS_TLS_KEY_FILE",
+    }
+)
+# Variables naming a TLS file: in a pod it must be a file of a mounted Secret.
+TLS_FILE_VARIABLES = frozenset(
+    {
+        "DATABASE_SSLROOTCERT",
+        "DATABASE_SSLCERT",
+        "DATABASE_SSLKEY",
+        *(
+            f"{prefix}_TLS_{kind}_FILE"
+            for prefix in ("REDIS", "NATS", "TEMPORAL")
+            for kind in ("CA", "CERT", "KEY")
+        ),
+    }
+)
+# Credentials: only ever from a Secret (secretKeyRef), never a literal or a ConfigMap.
+SECRET_VARIABLES = frozenset(
+    {"DATABASE_PASSWORD", "SBS_API_TOKEN", "REDIS_PASSWORD", "REDIS_SENTINEL_PASSWORD"}
+)
+PEM_MARKER = "-----BEGIN"
+SENTINEL_ADDRESS = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?:[0-9]{1,5}")
+
+
 def app_variables() -> frozenset[str]:
     names = {(field.alias or name).upper() for name, field in Settings.model_fields.items()}
-    return frozenset(names)
+    return frozenset(names) | PEER_VARIABLES
 
 
 def url_problems(where: str, text: str, expected_port: int | str | None = None) -> Problems:
@@ -580,10 +623,11 @@ def workload_problems(docs: list[Doc], root: Path, value_set: str) -> Problems:
             if container["image"].startswith(APP_IMAGE) and workload["kind"] != "Pod":
                 problems += executable_problems(at, root, container["command"])
                 env = container_env(container, config_maps)
-                unknown = sorted(set(env) - app_variables() - {"REDIS_PASSWORD"})
+                unknown = sorted(set(env) - app_variables())
                 if unknown:
                     problems.append(f"{at}: sets variables the app does not read: {unknown}")
                 problems += settings_problems(at, env)
+                problems += connection_security_problems(at, container, env, volumes)
                 for variable, port_name in (
                     ("API_PORT", "http"),
                     ("WORKER_HEALTH_PORT", "health"),
@@ -649,6 +693,161 @@ def workload_problems(docs: list[Doc], root: Path, value_set: str) -> Problems:
     return problems
 
 
+def connection_security_problems(
+    where: str, container: Doc, env: dict[str, Any], volumes: dict[str, Doc]
+) -> Problems:
+    """TLS files are files of a mounted Secret; credentials come from Secrets; a Sentinel list
+    is host:port items."""
+    problems: Problems = []
+    secret_files: dict[str, set[str] | None] = {}  # mount path -> its files (None: every key)
+    for mount in container.get("volumeMounts", []):
+        secret = volumes.get(mount["name"], {}).get("secret")
+        if secret is not None:
+            items = secret.get("items")
+            files = None if items is None else {item["path"] for item in items}
+            secret_files[mount["mountPath"].rstrip("/")] = files
+    for variable in sorted(TLS_FILE_VARIABLES & set(env)):
+        value = env[variable]
+        if not value:
+            continue
+        if not isinstance(value, str):
+            problems.append(f"{where}: {variable} must be a file path, not {value}")
+            continue
+        directory, _, name = value.rpartition("/")
+        if directory not in secret_files:
+            problems.append(f"{where}: {variable}={value} is not in a mounted Secret volume")
+        elif secret_files[directory] is not None and name not in (secret_files[directory] or ()):
+            problems.append(f"{where}: {variable}={value} is not a file of its mounted Secret")
+    for variable in sorted(SECRET_VARIABLES & set(env)):
+        value = env[variable]
+        if not (isinstance(value, dict) and "secretKeyRef" in value):
+            problems.append(f"{where}: {variable} must come from a Secret (secretKeyRef)")
+    sentinels = env.get("REDIS_SENTINELS")
+    if isinstance(sentinels, str) and sentinels:
+        bad = [item for item in sentinels.split(",") if not SENTINEL_ADDRESS.fullmatch(item)]
+        if bad:
+            problems.append(f"{where}: REDIS_SENTINELS items are not host:port: {bad}")
+    return problems
+
+
+def decoded(text: str) -> str:
+    try:
+        return base64.b64decode(text).decode(errors="replace")
+    except ValueError:
+        return text
+
+
+def no_rendered_tls_material(docs: list[Doc], value_set: str) -> Problems:
+    """No certificate or key in what the chart renders: ConfigMaps and the chart's Secrets."""
+    problems: Problems = []
+    for doc in docs:
+        if doc["kind"] not in ("ConfigMap", "Secret"):
+            continue
+        encoded = doc["kind"] == "Secret"  # a Secret's data is base64; its stringData is not
+        texts = {
+            key: decoded(str(value)) if encoded else str(value)
+            for key, value in doc.get("data", {}).items()
+        }
+        texts |= {key: str(value) for key, value in doc.get("stringData", {}).items()}
+        for key, text in texts.items():
+            if PEM_MARKER in text:
+                problems.append(
+                    f"helm {value_set} {doc['kind']}/{doc['metadata']['name']}: {key} holds "
+                    "PEM material (TLS files come from Secrets mounted as files)"
+                )
+    return problems
+
+
+def production_tls_problems(docs: list[Doc]) -> Problems:
+    """The production example reaches every dependency over TLS with verification."""
+    config_maps = {doc["metadata"]["name"]: doc for doc in docs if doc["kind"] == "ConfigMap"}
+    problems: Problems = []
+    for workload in docs:
+        if workload["kind"] != "Deployment":
+            continue
+        for container in (pod_spec(workload) or {}).get("containers", []):
+            if not container["image"].startswith(APP_IMAGE):
+                continue
+            env = container_env(container, config_maps)
+            where = f"helm production {workload['metadata']['name']}"
+            reached_plainly = {
+                "postgresql": env.get("DATABASE_SSLMODE") not in ("verify-ca", "verify-full")
+                or not env.get("DATABASE_SSLROOTCERT"),
+                "redis": not env.get("REDIS_TLS_CA_FILE"),
+                "nats": not all(
+                    url.startswith("tls://") for url in str(env.get("NATS_URL", "")).split(",")
+                )
+                or not env.get("NATS_TLS_CA_FILE"),
+                "temporal": not env.get("TEMPORAL_TLS_CA_FILE")
+                or not env.get("TEMPORAL_TLS_CERT_FILE"),
+            }
+            problems += [
+                f"{where}: the production example reaches {name} without verified TLS"
+                for name, plain in reached_plainly.items()
+                if plain
+            ]
+    return problems
+
+
+# Values the schema must refuse, each with the value path Helm names.
+BAD_CONNECTION_VALUES: tuple[tuple[str, Doc, str], ...] = (
+    (
+        "a Sentinel without its port",
+        {"externalRedis": {"sentinel": {"hosts": ["sentinel-0.redis"]}}},
+        "/externalRedis/sentinel/hosts/0",
+    ),
+    (
+        "two Sentinels in one item",
+        {"externalRedis": {"sentinel": {"hosts": ["s-0:26379,s-1:26379"]}}},
+        "/externalRedis/sentinel/hosts/0",
+    ),
+    (
+        "a space in the database host list",
+        {"externalDatabase": {"host": "pg-a, pg-b"}},
+        "/externalDatabase/host",
+    ),
+    (
+        "an unknown sslmode",
+        {"externalDatabase": {"sslmode": "verify"}},
+        "/externalDatabase/sslmode",
+    ),
+    (
+        "a NATS list with an http member",
+        {"externalNats": {"url": "tls://n-0:4222,http://n-1:4222"}},
+        "/externalNats/url",
+    ),
+    (
+        "a client certificate without its key",
+        {"externalTemporal": {"tls": {"existingSecret": "t", "certKey": "tls.crt"}}},
+        "/externalTemporal/tls",
+    ),
+    (
+        "a CA key without a Secret",
+        {"externalNats": {"tls": {"caKey": "ca.crt"}}},
+        "/externalNats/tls",
+    ),
+    (
+        "a certificate inline instead of a Secret",
+        {"externalTemporal": {"tls": {"caPem": "-----BEGIN CERTIFICATE-----"}}},
+        "/externalTemporal/tls",
+    ),
+)
+
+
+def schema_problems(chart_dir: Path) -> Problems:
+    """values.schema.json refuses each of BAD_CONNECTION_VALUES, naming the value."""
+    problems: Problems = []
+    for name, values, path in BAD_CONNECTION_VALUES:
+        try:
+            render_chart(chart_dir, values)
+        except HelmError as error:
+            if path not in str(error):
+                problems.append(f"helm schema: {name} refused for another reason: {error}")
+            continue
+        problems.append(f"helm schema accepts {name}: {values}")
+    return problems
+
+
 def check_helm(root: Path) -> Problems:
     chart_dir = root / "deploy" / "helm" / "sbs"
     production = yaml.safe_load((chart_dir / "values-production.example.yaml").read_text())
@@ -685,6 +884,10 @@ def check_helm(root: Path) -> Problems:
                 )
         problems += workload_problems(docs, root, value_set)
         problems += egress_problems(docs, value_set)
+        problems += no_rendered_tls_material(docs, value_set)
+        if value_set == "production":
+            problems += production_tls_problems(docs)
+    problems += schema_problems(chart_dir)
     return problems
 
 

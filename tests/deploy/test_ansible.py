@@ -441,6 +441,10 @@ def test_api_and_worker_get_the_app_settings_with_the_app_defaults() -> None:
             continue
         if isinstance(default, float):
             assert float(value) == default, name
+        elif isinstance(default, bool):
+            assert value == str(default).lower(), f"{name}: role default {value!r}, app {default!r}"
+        elif default is None:  # optional: empty means unset
+            assert value == "", f"{name}: role default {value!r}, app unset"
         else:
             assert value == str(default), f"{name}: role default {value!r}, app {default!r}"
     assert api["OTEL_SERVICE_NAME"] == "sbs-api"

@@ -95,8 +95,108 @@ ISSUE_12_MUTATIONS = (
     ),
 )
 
+# Issue 22: connection settings, TLS material and credentials in the chart; each must be killed
+# by the check that names it (the second item is a fragment of that check's problem).
+CONNECTION_MUTATIONS = (
+    (
+        Mutation(
+            "helm TLS CA rendered into the ConfigMap",
+            "helm",
+            f"{HELM}/templates/configmap.yaml",
+            "  NATS_SUBJECT: {{ .Values.config.natsSubject | quote }}\n",
+            "  NATS_SUBJECT: {{ .Values.config.natsSubject | quote }}\n"
+            '  NATS_TLS_CA: "-----BEGIN CERTIFICATE-----\\nMIIBszCCAVmgAwIBAgIU\\n"\n',
+        ),
+        "holds PEM material",
+    ),
+    (
+        Mutation(
+            "helm worker TLS secret mount missing",
+            "helm",
+            f"{HELM}/templates/worker-deployment.yaml",
+            '            {{- include "sbs.tlsVolumeMounts" . | nindent 12 }}\n',
+            "",
+        ),
+        "is not in a mounted Secret volume",
+    ),
+    (
+        Mutation(
+            "helm TLS volume from a ConfigMap",
+            "helm",
+            f"{HELM}/templates/_helpers.tpl",
+            "  secret:\n    secretName: {{ $tls.existingSecret }}",
+            "  configMap:\n    name: {{ $tls.existingSecret }}",
+        ),
+        "is not in a mounted Secret volume",
+    ),
+    (
+        Mutation(
+            "helm TLS key file name",
+            "helm",
+            f"{HELM}/templates/_helpers.tpl",
+            'dict "caKey" "ca.crt" "certKey" "tls.crt" "keyKey" "tls.key"',
+            'dict "caKey" "ca.crt" "certKey" "tls.crt" "keyKey" "tls-key"',
+        ),
+        "is not a file of its mounted Secret",
+    ),
+    (
+        Mutation(
+            "helm sentinel password as a literal",
+            "helm",
+            f"{HELM}/templates/_helpers.tpl",
+            "- name: REDIS_SENTINEL_PASSWORD\n  valueFrom:\n    secretKeyRef:\n"
+            "      name: {{ $redisSecret }}\n      key: {{ . }}",
+            "- name: REDIS_SENTINEL_PASSWORD\n  value: {{ . | quote }}",
+        ),
+        "REDIS_SENTINEL_PASSWORD must come from a Secret",
+    ),
+    (
+        Mutation(
+            "helm schema accepts a sentinel without its port",
+            "helm",
+            f"{HELM}/values.schema.json",
+            '"pattern": "^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?:[0-9]{1,5}$"',
+            '"pattern": "^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$"',
+        ),
+        "helm schema accepts a Sentinel without its port",
+    ),
+    (
+        Mutation(
+            "helm schema accepts a client certificate without its key",
+            "helm",
+            f"{HELM}/values.schema.json",
+            '"if": {\n            "properties": {\n              "certKey": {\n'
+            '                "minLength": 1\n',
+            '"if": {\n            "properties": {\n              "certKey": {\n'
+            '                "minLength": 100\n',
+        ),
+        "helm schema accepts a client certificate without its key",
+    ),
+    (
+        Mutation(
+            "helm production NATS member without TLS",
+            "helm",
+            f"{HELM}/values-production.example.yaml",
+            ",tls://nats-1.",
+            ",nats://nats-1.",
+        ),
+        "reaches nats without verified TLS",
+    ),
+    (
+        Mutation(
+            "helm DATABASE_SSLMODE dropped",
+            "helm",
+            f"{HELM}/templates/configmap.yaml",
+            'DATABASE_SSLMODE: {{ ternary .Values.externalDatabase.sslmode "" $external | quote }}',
+            'DATABASE_SSLMODE: ""',
+        ),
+        "reaches postgresql without verified TLS",
+    ),
+)
+
 CATALOGUE = (
     *ISSUE_12_MUTATIONS,
+    *(mutation for mutation, _ in CONNECTION_MUTATIONS),
     # docker-compose.yml
     Mutation(
         "compose nats monitor port not a number",
@@ -608,3 +708,16 @@ def test_the_validators_kill_the_mutations(
     assert rate >= MINIMUM_KILL_RATE, f"kill rate {rate:.0%} < 90 %; survivors: {survivors}"
     for mutation in ISSUE_12_MUTATIONS:
         assert mutation.name in findings
+
+
+@pytest.mark.parametrize(
+    ("mutation", "expected"),
+    CONNECTION_MUTATIONS,
+    ids=[mutation.name for mutation, _ in CONNECTION_MUTATIONS],
+)
+def test_the_connection_mutations_are_each_caught_by_their_check(
+    mutation: Mutation, expected: str, pristine: Path, tmp_path: Path
+) -> None:
+    root = apply(mutation, pristine, tmp_path)
+    problems = artifact_checks.CHECKS[mutation.family](root)
+    assert any(expected in problem for problem in problems), problems

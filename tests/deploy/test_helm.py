@@ -25,6 +25,12 @@ from helm_python.errors import HelmValuesError
 
 import app
 from app.config import Settings
+from tests.deploy.artifact_checks import (
+    BAD_CONNECTION_VALUES,
+    PEER_VARIABLES,
+    SECRET_VARIABLES,
+    TLS_FILE_VARIABLES,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "deploy" / "helm" / "sbs"
@@ -286,10 +292,17 @@ def test_every_setting_is_set_on_api_and_worker(rendered: tuple[str, list[Doc]])
             assert "secretKeyRef" in env[secret_variable]["valueFrom"], secret_variable
         assert env["OTEL_SERVICE_NAME"]["value"] == f"sbs-{component}"
         # The values parse: the app would start with this configuration.
-        plain = {name: item["value"] for name, item in env.items() if "value" in item}
+        # TLS files exist only inside the pod (mounted Secrets): the app reads them at start.
+        plain = {
+            name: item["value"]
+            for name, item in env.items()
+            if "value" in item and name not in TLS_FILE_VARIABLES
+        }
         plain |= {"DATABASE_PASSWORD": GOOD_PASSWORD, "SBS_API_TOKEN": GOOD_TOKEN}
         plain |= {"REDIS_URL": "redis://r:6379/0"}
-        unknown = sorted(set(env) - expected_variables() - {"REDIS_PASSWORD"})
+        for secret_variable in sorted(SECRET_VARIABLES & set(env)):
+            assert "secretKeyRef" in env[secret_variable].get("valueFrom", {}), secret_variable
+        unknown = sorted(set(env) - expected_variables() - PEER_VARIABLES)
         assert unknown == [], f"{value_set} {component} sets variables the app does not read"
         assert env["SBS_ENVIRONMENT"]["value"] == "production"
         settings = Settings.model_validate({k.lower(): v for k, v in plain.items()})
@@ -341,6 +354,58 @@ def test_production_example_uses_managed_services(production_docs: list[Doc]) ->
     assert "replicas" not in named(production_docs, "Deployment", f"{RELEASE}-api")["spec"]
     assert len(of_kind(production_docs, "PodDisruptionBudget")) == 2
     assert len(of_kind(production_docs, "NetworkPolicy")) == 2
+
+
+def test_production_example_carries_failover_and_tls(production_docs: list[Doc]) -> None:
+    """Host lists, Sentinels, and each dependency's TLS files from a Secret mounted read-only."""
+    for component, container in app_containers(production_docs).items():
+        env = {
+            name: str(item.get("value"))
+            for name, item in resolved_env(container, production_docs).items()
+        }
+        assert "," in env["DATABASE_HOST"], env["DATABASE_HOST"]
+        assert env["DATABASE_TARGET_SESSION_ATTRS"] == "read-write"
+        assert env["DATABASE_SSLMODE"] == "verify-full"
+        assert len(env["REDIS_SENTINELS"].split(",")) == 3
+        assert [url.split("://")[0] for url in env["NATS_URL"].split(",")] == ["tls"] * 3
+        assert env["TEMPORAL_TLS"] == "true"
+        assert (
+            env["TEMPORAL_TLS_SERVER_NAME"] == PRODUCTION["externalTemporal"]["tls"]["serverName"]
+        )
+        mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+        volumes = {
+            v["name"]: v
+            for v in pod_spec(named(production_docs, "Deployment", f"{RELEASE}-{component}"))[
+                "volumes"
+            ]
+        }
+        for dependency, variable in (
+            ("postgresql", "DATABASE_SSLROOTCERT"),
+            ("redis", "REDIS_TLS_CA_FILE"),
+            ("nats", "NATS_TLS_CA_FILE"),
+            ("temporal", "TEMPORAL_TLS_CA_FILE"),
+            ("temporal", "TEMPORAL_TLS_CERT_FILE"),
+            ("temporal", "TEMPORAL_TLS_KEY_FILE"),
+        ):
+            directory = f"/etc/sbs/tls/{dependency}"
+            assert env[variable].startswith(directory + "/"), (component, variable)
+            assert mounts[directory]["readOnly"] is True
+            secret = volumes[mounts[directory]["name"]]["secret"]
+            assert secret["defaultMode"] == 0o440
+            assert env[variable].rsplit("/", 1)[1] in {item["path"] for item in secret["items"]}
+        for variable in ("REDIS_PASSWORD", "REDIS_SENTINEL_PASSWORD"):
+            ref = resolved_env(container, production_docs)[variable]["valueFrom"]["secretKeyRef"]
+            assert ref["name"] == PRODUCTION["externalRedis"]["existingSecret"]
+
+
+def test_default_values_mount_no_tls_and_stay_plain(default_docs: list[Doc]) -> None:
+    for container in app_containers(default_docs).values():
+        env = {
+            name: item.get("value") for name, item in resolved_env(container, default_docs).items()
+        }
+        assert env["TEMPORAL_TLS"] == "false"
+        assert all(env[variable] == "" for variable in TLS_FILE_VARIABLES), env
+        assert [m["mountPath"] for m in container["volumeMounts"]] == ["/tmp"]
 
 
 def test_probes_and_ports_follow_the_contract(default_docs: list[Doc]) -> None:
@@ -503,6 +568,18 @@ def test_checkov_skips_give_reasons(rendered: tuple[str, list[Doc]]) -> None:
 
 
 # ---- values.schema.json --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "values", "complaint"),
+    BAD_CONNECTION_VALUES,
+    ids=[b[0] for b in BAD_CONNECTION_VALUES],
+)
+def test_schema_rejects_bad_connection_values(
+    name: str, values: dict[str, Any], complaint: str
+) -> None:
+    with pytest.raises(HelmValuesError, match=re.escape(complaint)):
+        render(values)
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,10 @@ is changed for it (nothing else is touched):
   Go decodes as []byte: plain text gives "not valid JSON", plain values "illegal base64"). So
   each rendered Secret (or each Secret a user would create for `existingSecret`) becomes a
   podman secret holding `json.dumps(secret["data"])`; the Deployments keep their references.
+- Secret volumes: podman 4.3's `kube play` crashes on a `secret` volume (a nil pointer in
+  VolumeFromSecret). Each becomes a `hostPath` directory holding the same items (key -> path)
+  from the podman secret's data, with the volume's `defaultMode`, owned by the pod's `fsGroup`
+  as the kubelet would make it; the mounts stay as rendered.
 - Services, NetworkPolicies, ServiceAccounts, HPA, PDB, Ingress: no such objects in podman;
   they are left out. Reaching the API from outside its pod is a Service's job, so the API's
   `http` container port gets a `hostPort` on 127.0.0.1 (podman's only way to publish a port).
@@ -31,6 +35,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
 import time
 from dataclasses import dataclass
@@ -80,9 +85,14 @@ def encoded(values: dict[str, str]) -> dict[str, str]:
     return {key: base64.b64encode(value.encode()).decode() for key, value in values.items()}
 
 
+# The data of each podman secret this run created: what a secret volume's stand-in holds.
+CREATED_SECRETS: dict[str, dict[str, str]] = {}
+
+
 def create_secret(name: str, data: dict[str, str], directory: Path) -> None:
     path = directory / f"secret-{name}.json"
     path.write_text(secret_content(data))
+    CREATED_SECRETS[name] = data
     podman("secret", "rm", name, check=False)
     podman("secret", "create", name, str(path))
 
@@ -171,8 +181,35 @@ class PlayedPod:
         podman("kube", "down", str(self.manifest), timeout=60)
 
 
+def secret_volumes_as_host_paths(workload: Doc, directory: Path) -> None:
+    """Replace each `secret` volume by a hostPath directory with its items (see the docstring)."""
+    spec = (
+        workload["spec"]["template"]["spec"]
+        if workload["kind"] == "Deployment"
+        else workload["spec"]
+    )
+    group = spec.get("securityContext", {}).get("fsGroup", 0)
+    for volume in spec.get("volumes", []):
+        secret = volume.pop("secret", None)
+        if secret is None:
+            continue
+        data = CREATED_SECRETS[secret["secretName"]]
+        items = secret.get("items") or [{"key": key, "path": key} for key in data]
+        files = directory / f"volume-{workload['metadata']['name']}-{volume['name']}"
+        files.mkdir(parents=True, exist_ok=True)
+        os.chown(files, 0, group)
+        files.chmod(0o750)
+        for item in items:
+            path = files / item["path"]
+            path.write_bytes(base64.b64decode(data[item["key"]]))
+            os.chown(path, 0, group)
+            path.chmod(secret.get("defaultMode", 0o644))
+        volume["hostPath"] = {"path": str(files), "type": "Directory"}
+
+
 def play(workload: Doc, config_map: Doc, directory: Path) -> PlayedPod:
     """Write the workload (with the ConfigMap it reads) to a file and `podman kube play` it."""
+    secret_volumes_as_host_paths(workload, directory)
     name = workload["metadata"]["name"]
     manifest = directory / f"{name}.yaml"
     manifest.write_text(yaml.safe_dump_all([config_map, workload]))

@@ -6,6 +6,9 @@ with minimal values and once with values-production.example.yaml. The Deployment
 exactly as rendered (command, env from the ConfigMap and the Secret, security contexts, volumes);
 what podman 4.3 cannot take, and what stands in for it, is listed in tests/image/chart_pods.py.
 Each value set gets a database and a login of its own, and a task queue no other worker polls.
+The production example reaches Temporal with mutual TLS for real (HAProxy in front of the stack's
+Temporal, the client's files from a Secret the chart mounts as files); its other dependencies'
+standbys, Sentinels and TLS are moved off with their endpoints (the stack is single and plain).
 """
 
 from __future__ import annotations
@@ -24,9 +27,11 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+import trustme
 import yaml
 
 from devstack.config import HOST, StackConfig, free_ports
+from devstack.servers import tls_proxy
 from devstack.servers.base import venv_binary
 from devstack.servers.postgres import connect as postgres_connect
 from tests.deploy.artifact_checks import render_chart
@@ -131,8 +136,50 @@ def default_values(stack: StackConfig, target: Target, image: BuiltImage) -> dic
     return values
 
 
+@dataclass(frozen=True)
+class TemporalMtls:
+    port: int  # where HAProxy serves the stack's Temporal with mutual TLS
+    client_files: dict[str, str]  # ca.crt, tls.crt, tls.key: the Secret a user would create
+
+
+@pytest.fixture(scope="module")
+def temporal_mtls(
+    stack: StackConfig, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TemporalMtls]:
+    """The stack's Temporal behind HAProxy with mTLS, its certificate named as the production
+    example's externalTemporal.tls.serverName, all from a test CA made here."""
+    example = yaml.safe_load((CHART / "values-production.example.yaml").read_text())
+    directory = tmp_path_factory.mktemp("temporal-mtls")
+    authority = trustme.CA()
+    server_name = example["externalTemporal"]["tls"]["serverName"]
+    authority.issue_cert(server_name).private_key_and_cert_chain_pem.write_to_path(
+        str(directory / "server.pem")
+    )
+    authority.cert_pem.write_to_path(str(directory / "ca.pem"))
+    client = authority.issue_cert("sbs-worker.sbs.svc")
+    proxy = tls_proxy.TlsProxy(
+        listen_port=free_ports(1)[0],
+        target_port=stack.ports["temporal"],
+        certificate_chain=directory / "server.pem",
+        client_ca=directory / "ca.pem",
+    )
+    with tls_proxy.running(proxy, directory):
+        yield TemporalMtls(
+            proxy.listen_port,
+            {
+                "ca.crt": authority.cert_pem.bytes().decode(),
+                "tls.crt": client.cert_chain_pems[0].bytes().decode(),
+                "tls.key": client.private_key_pem.bytes().decode(),
+            },
+        )
+
+
 def production_values(
-    stack: StackConfig, target: Target, image: BuiltImage, directory: Path
+    stack: StackConfig,
+    target: Target,
+    image: BuiltImage,
+    directory: Path,
+    temporal_mtls: TemporalMtls,
 ) -> dict[str, Any]:
     """values-production.example.yaml with only the endpoints, image and Secret names moved;
     its Secrets are created beforehand as the file's header tells a user to."""
@@ -146,6 +193,21 @@ def production_values(
     values["secrets"]["existingSecret"] = names["platform"]
     values["externalDatabase"]["existingSecret"] = names["database"]
     values["externalRedis"]["existingSecret"] = names["redis"]
+    # The stack runs one plain server of each: the example's standbys, Sentinels and TLS are moved
+    # off like its endpoints (tests/integration/test_temporal_tls.py and tests/deploy cover them).
+    values["externalDatabase"] |= {"sslmode": "", "tls": {}}
+    values["externalRedis"] |= {
+        "existingSecretPasswordKey": "",
+        "sentinel": {"hosts": [], "existingSecretPasswordKey": ""},
+        "tls": {},
+    }
+    values["externalNats"]["tls"] = {}
+    # Temporal's mutual TLS is played for real: HAProxy with the example's server name in front of
+    # the stack's Temporal, and the client's files from a Secret the chart mounts.
+    temporal_tls = f"{example['externalTemporal']['tls']['existingSecret']}-{RUN_ID}"
+    values["externalTemporal"]["port"] = temporal_mtls.port
+    values["externalTemporal"]["tls"]["existingSecret"] = temporal_tls
+    create_secret(temporal_tls, encoded(temporal_mtls.client_files), directory)
     redis_url = f"redis://{HOST_FROM_POD}:{stack.ports['redis']}/0"
     create_secret(names["platform"], encoded({"api-token": target.token}), directory)
     create_secret(
@@ -248,12 +310,13 @@ def chart_run(
     image: BuiltImage,
     container_engine: str,
     tmp_path_factory: pytest.TempPathFactory,
+    temporal_mtls: TemporalMtls,
 ) -> Iterator[ChartRun]:
     key: str = request.param
     directory = tmp_path_factory.mktemp(f"kube-{key}")
     target = make_target(stack, key)
     if key == "production":
-        values = production_values(stack, target, image, directory)
+        values = production_values(stack, target, image, directory, temporal_mtls)
     else:
         values = default_values(stack, target, image)
     release = release_for(key)

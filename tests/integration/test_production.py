@@ -295,3 +295,44 @@ def test_production_follows_key_rotation_and_static_token_rotation(
         with server.client() as client:
             assert status(client, bearer(PRODUCTION_TOKEN)) == 401
             assert status(client, bearer(SECOND_TOKEN)) == 200
+
+
+def without_tls_warnings(log: str) -> list[tuple[str, str]]:
+    """(level, dependency) of each "reached without TLS" line in a JSON log."""
+    records = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    return [
+        (record["level"], record["dependency"])
+        for record in records
+        if "reached without TLS" in record.get("message", "")
+    ]
+
+
+@pytest.mark.parametrize("script", ["run_api.py", "run_worker.py"])
+def test_production_warns_once_per_dependency_reached_without_tls(
+    stack: StackConfig, production_database_url: str, script: str
+) -> None:
+    """The stack's servers are all plain: each of the four is named in one warning line."""
+    health_port, metrics_port = free_ports(2)
+    server = start_api(
+        stack,
+        script=script,
+        SBS_ENVIRONMENT="production",
+        SBS_API_TOKEN=PRODUCTION_TOKEN,
+        DATABASE_URL=production_database_url,
+        LOG_FORMAT="json",
+        WORKER_HEALTH_PORT=str(health_port),
+        WORKER_METRICS_PORT=str(metrics_port),
+    )
+    try:
+        started = "api ready" if script == "run_api.py" else "worker started"
+        log = poll(server.output, lambda text: started in text, 60)
+    finally:
+        server.stop()
+        server.log.unlink(missing_ok=True)
+    assert started in log, log
+    assert sorted(without_tls_warnings(log)) == [
+        ("WARNING", "nats"),
+        ("WARNING", "postgresql"),
+        ("WARNING", "redis"),
+        ("WARNING", "temporal"),
+    ], log

@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+from pydantic import TypeAdapter
+
 from app.config import Settings
 
 ENV_EXAMPLE = Path(__file__).resolve().parents[2] / ".env.example"
@@ -26,5 +28,9 @@ def test_every_setting_is_documented_with_its_default() -> None:
             assert documented[variable] == Settings().database_url
             continue
         default = field.default
-        parsed = type(default)(documented[variable]) if default is not None else None
+        parsed = (
+            TypeAdapter(type(default)).validate_strings(documented[variable])
+            if default is not None
+            else None
+        )
         assert parsed == default, f"{variable}: {documented[variable]!r} != {default!r}"

@@ -23,6 +23,18 @@ from app.services.errors import DependencyUnavailableError, describe, short_caus
             "connection refused",
         ),
         ("connection lost; reconnecting", "connection lost"),
+        (
+            "RuntimeError: Failed client connect: Server connection error: tonic::transport::"
+            "Error(Transport, ConnectError(Custom { kind: InvalidData, error: "
+            "InvalidCertificate(UnknownIssuer) }))",
+            "certificate rejected",
+        ),
+        (
+            "RuntimeError: Failed client connect: `get_system_info` call error after connection: "
+            'Status { code: Unknown, message: "received fatal alert: CertificateRequired" }',
+            "certificate rejected",
+        ),
+        ("SSLCertVerificationError: [SSL: CERTIFICATE_VERIFY_FAILED]", "certificate rejected"),
         ("NoServersError: nats: no servers available for connection", "unavailable"),
     ],
 )

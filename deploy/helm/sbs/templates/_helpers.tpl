@@ -195,10 +195,25 @@ Kubernetes expands $(REDIS_PASSWORD) because that variable is declared first.
   value: {{ printf "redis://%s:%v/%v" $redisHost .Values.redis.service.port .Values.config.redisDatabase | quote }}
 {{- end }}
 {{- else }}
+{{- $redisSecret := default (include "sbs.secretName" .) .Values.externalRedis.existingSecret }}
+{{- with .Values.externalRedis.existingSecretPasswordKey }}
+- name: REDIS_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $redisSecret }}
+      key: {{ . }}
+{{- end }}
+{{- with .Values.externalRedis.sentinel.existingSecretPasswordKey }}
+- name: REDIS_SENTINEL_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $redisSecret }}
+      key: {{ . }}
+{{- end }}
 - name: REDIS_URL
   valueFrom:
     secretKeyRef:
-      name: {{ default (include "sbs.secretName" .) .Values.externalRedis.existingSecret }}
+      name: {{ $redisSecret }}
       key: {{ .Values.externalRedis.existingSecretUrlKey }}
 {{- end }}
 {{- end }}
@@ -245,6 +260,7 @@ volumes:
   - name: tmp
     emptyDir:
       sizeLimit: 64Mi
+  {{- include "sbs.tlsVolumes" . | nindent 2 }}
 {{- end }}
 
 {{/*
@@ -297,5 +313,73 @@ elements, so "/" and "/metrics" itself expose it.
 {{- $path := trimSuffix "/" .path }}
 {{- if or (eq $path "") (eq $path "/metrics") (hasPrefix "/metrics/" .path) }}
 {{- fail (printf "ingress path %q would expose /metrics publicly; list the public API paths instead" .path) }}
+{{- end }}
+{{- end }}
+
+{{/*
+TLS material of the external dependencies, from Secrets mounted as files (never rendered):
+dependency -> its `tls` values, for each external dependency whose tls.existingSecret is set.
+Each is mounted read-only at /etc/sbs/tls/<dependency>/ as ca.crt, tls.crt and tls.key.
+*/}}
+{{- define "sbs.tlsSecrets" -}}
+{{- $secrets := dict }}
+{{- if and (not .Values.postgresql.enabled) .Values.externalDatabase.tls.existingSecret }}
+{{- $_ := set $secrets "postgresql" .Values.externalDatabase.tls }}
+{{- end }}
+{{- if and (not .Values.redis.enabled) .Values.externalRedis.tls.existingSecret }}
+{{- $_ := set $secrets "redis" .Values.externalRedis.tls }}
+{{- end }}
+{{- if and (not .Values.nats.enabled) .Values.externalNats.tls.existingSecret }}
+{{- $_ := set $secrets "nats" .Values.externalNats.tls }}
+{{- end }}
+{{- if and (not .Values.temporal.enabled) .Values.externalTemporal.tls.existingSecret }}
+{{- $_ := set $secrets "temporal" .Values.externalTemporal.tls }}
+{{- end }}
+{{- toJson $secrets }}
+{{- end }}
+
+{{/* Where a dependency's TLS file is mounted, or "" when its Secret lacks that key: call with
+(dict "root" $ "dependency" "temporal" "key" "caKey" "file" "ca.crt"). */}}
+{{- define "sbs.tlsFile" -}}
+{{- $tls := index (include "sbs.tlsSecrets" .root | fromJson) .dependency | default dict }}
+{{- if index $tls .key }}
+{{- printf "/etc/sbs/tls/%s/%s" .dependency .file }}
+{{- end }}
+{{- end }}
+
+{{/* The TLS file variables of one dependency: call with (dict "root" $ "dependency" "nats"
+"prefix" "NATS_TLS_" "names" (list "CA_FILE" "CERT_FILE" "KEY_FILE")). */}}
+{{- define "sbs.tlsFileVariables" -}}
+{{- $files := list (list "caKey" "ca.crt") (list "certKey" "tls.crt") (list "keyKey" "tls.key") }}
+{{- range $index, $name := .names }}
+{{- $file := index $files $index }}
+{{ $.prefix }}{{ $name }}: {{ include "sbs.tlsFile" (dict "root" $.root "dependency" $.dependency "key" (index $file 0) "file" (index $file 1)) | quote }}
+{{- end }}
+{{- end }}
+
+{{/* Volumes of the TLS Secrets (pod spec). */}}
+{{- define "sbs.tlsVolumes" -}}
+{{- range $dependency, $tls := include "sbs.tlsSecrets" . | fromJson }}
+- name: tls-{{ $dependency }}
+  secret:
+    secretName: {{ $tls.existingSecret }}
+    # Readable by the pod's fsGroup only.
+    defaultMode: 288
+    items:
+      {{- range $key, $file := dict "caKey" "ca.crt" "certKey" "tls.crt" "keyKey" "tls.key" }}
+      {{- with index $tls $key }}
+      - key: {{ . }}
+        path: {{ $file }}
+      {{- end }}
+      {{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Mounts of the TLS Secrets (API and worker containers). */}}
+{{- define "sbs.tlsVolumeMounts" -}}
+{{- range $dependency, $tls := include "sbs.tlsSecrets" . | fromJson }}
+- name: tls-{{ $dependency }}
+  mountPath: /etc/sbs/tls/{{ $dependency }}
+  readOnly: true
 {{- end }}
 {{- end }}

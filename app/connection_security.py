@@ -1,0 +1,52 @@
+"""Which dependencies the settings reach without TLS, and the production warning about them.
+
+One check per dependency, each reading only the settings that decide it, so a new way to
+configure a dependency (another variable) changes one line here.
+"""
+
+import logging
+
+from sqlalchemy.engine import make_url
+
+from app.config import Settings
+
+# libpq modes that refuse a plain connection (`prefer` and `allow` fall back to one).
+POSTGRESQL_TLS_MODES = frozenset({"require", "verify-ca", "verify-full"})
+
+
+def _postgresql_uses_tls(settings: Settings) -> bool:
+    return make_url(settings.database_url).query.get("sslmode") in POSTGRESQL_TLS_MODES
+
+
+def _redis_uses_tls(settings: Settings) -> bool:
+    return settings.redis_url.startswith("rediss://")
+
+
+def _nats_uses_tls(settings: Settings) -> bool:
+    servers = [server.strip() for server in settings.nats_url.split(",") if server.strip()]
+    return bool(servers) and all(server.startswith("tls://") for server in servers)
+
+
+def _temporal_uses_tls(settings: Settings) -> bool:
+    return settings.temporal_tls_enabled
+
+
+_CHECKS = {
+    "postgresql": _postgresql_uses_tls,
+    "redis": _redis_uses_tls,
+    "nats": _nats_uses_tls,
+    "temporal": _temporal_uses_tls,
+}
+
+
+def dependencies_without_tls(settings: Settings) -> list[str]:
+    """The names of the dependencies these settings reach over a plain connection."""
+    return [name for name, uses_tls in _CHECKS.items() if not uses_tls(settings)]
+
+
+def warn_about_dependencies_without_tls(settings: Settings, logger: logging.Logger) -> None:
+    """In production, one warning line per dependency reached without TLS, naming it."""
+    if not settings.is_production:
+        return
+    for name in dependencies_without_tls(settings):
+        logger.warning("%s is reached without TLS in production", name, extra={"dependency": name})
