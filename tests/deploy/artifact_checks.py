@@ -528,6 +528,9 @@ def settings_problems(at: str, env: dict[str, Any]) -> Problems:
     together, public-key algorithms only, https JWKS in production, ...)."""
     plain = {name: value for name, value in env.items() if isinstance(value, str)}
     plain |= {name: SECRET_STAND_INS[name] for name in env if name in SECRET_STAND_INS}
+    # TLS files come from mounted Secrets (connection_security_problems checks the mounts); the
+    # app reads them at start-up, so a readable file stands in for each one here.
+    plain |= {name: __file__ for name, value in plain.items() if name.endswith("_FILE") and value}
     try:
         Settings.model_validate({name.lower(): value for name, value in plain.items()})
     except ValidationError as error:
@@ -570,14 +573,16 @@ def egress_problems(docs: list[Doc], value_set: str) -> Problems:
     if config.get("OIDC_ISSUER"):
         jwks = urlsplit(config["OIDC_JWKS_URL"])
         needed["the identity provider (OIDC_JWKS_URL)"] = jwks.port or 443
-    nats = urlsplit(config["NATS_URL"])
-    for name, host, port in (
-        ("PostgreSQL", config["DATABASE_HOST"], int(config["DATABASE_PORT"])),
-        ("Temporal", config["TEMPORAL_HOST"], int(config["TEMPORAL_PORT"])),
-        ("NATS", nats.hostname or "", nats.port or 4222),
-    ):
+    peers = [("Temporal", config["TEMPORAL_HOST"], int(config["TEMPORAL_PORT"]))]
+    for member in config["DATABASE_HOST"].split(","):  # a host list: host[:port] each
+        host, _, port = member.strip().partition(":")
+        peers.append(("PostgreSQL", host, int(port or config["DATABASE_PORT"])))
+    for member in config["NATS_URL"].split(","):  # a server list, as the NATS CLI takes it
+        server = urlsplit(member.strip())
+        peers.append(("NATS", server.hostname or "", server.port or 4222))
+    for name, host, port in peers:
         if host.split(".")[0] not in services:
-            needed[name] = port
+            needed[f"{name} ({host}:{port})"] = port
     where = f"helm {value_set} NetworkPolicy api egress"
     problems = []
     if not any(reaches_outside(rule) and allows_port(rule, 53) for rule in rules):
