@@ -27,15 +27,20 @@ def server_binary() -> str:
     return found
 
 
-def command(config: StackConfig) -> list[str]:
-    data = config.path("redis")
+def server_command(
+    config: StackConfig, port_name: str, *options: str, binary: str | None = None
+) -> list[str]:
+    """A Redis-compatible server on the stack's loopback port `port_name`, its data in the state
+    directory's `port_name` folder, with extra `options` (replication, passwords, TLS; a later
+    option wins over an earlier one)."""
+    data = config.path(port_name)
     data.mkdir(parents=True, exist_ok=True)
     return [
-        server_binary(),
+        binary or server_binary(),
         "--bind",
         HOST,
         "--port",
-        str(config.ports["redis"]),
+        str(config.ports[port_name]),
         "--dir",
         str(data),
         "--save",
@@ -50,7 +55,12 @@ def command(config: StackConfig) -> list[str]:
         MAXMEMORY,
         "--maxmemory-policy",
         "volatile-ttl",
+        *options,
     ]
+
+
+def command(config: StackConfig) -> list[str]:
+    return server_command(config, "redis")
 
 
 def ready(config: StackConfig) -> bool:
