@@ -32,8 +32,21 @@ def tls_options(tls: TlsFiles | None) -> list[str]:
     ]
 
 
+# A member that stops answering is dropped after about PING_INTERVAL * (PING_MAX + 1): by the
+# other members (its routes, with its clients' subscriptions: until then they still get a share
+# of queue-group messages, which a frozen member never answers) and by its clients' servers.
+# nats-server's defaults (2 minutes, 2) would make a frozen member cost minutes.
+PING_INTERVAL = "1s"
+PING_MAX = 2
+
+
 def node(name: str, nodes: tuple[str, ...], tls: TlsFiles | None) -> Service:
     client, monitor, route = ports_of(name)
+
+    def prepare(config: StackConfig) -> None:
+        conf = config.path(client, "node.conf")
+        conf.parent.mkdir(parents=True, exist_ok=True)
+        conf.write_text(f'ping_interval: "{PING_INTERVAL}"\nping_max: {PING_MAX}\n')
 
     def command(config: StackConfig) -> list[str]:
         routes = ",".join(
@@ -49,13 +62,14 @@ def node(name: str, nodes: tuple[str, ...], tls: TlsFiles | None) -> Service:
             f"--cluster_name={CLUSTER_NAME}",
             f"--cluster=nats://{HOST}:{config.ports[route]}",
             f"--routes={routes}",
+            f"--config={config.path(client, 'node.conf')}",
             *tls_options(tls),
         )
 
     def ready(config: StackConfig) -> bool:  # serving; the cluster forms in `settled`
         return http_ok(config.url(monitor, "/varz"))
 
-    return Service(name, [client, monitor, route], command, ready)
+    return Service(name, [client, monitor, route], command, ready, prepare=prepare)
 
 
 def routes_of(config: StackConfig, node_name: str) -> int:
