@@ -4,7 +4,9 @@ master that Sentinel names), plus the demo write/read helper."""
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from app.config import Settings
@@ -35,8 +37,9 @@ def connect(settings: Settings) -> Redis:
                 "ssl_check_hostname": True,
             }
         return Redis.from_url(settings.redis_url, decode_responses=True, **timeouts, **tls)
-    # A Sentinel answers at once or not at all: a frozen one costs half the health timeout
-    # before the next is asked, so a frozen Sentinel and the master's answer fit one check.
+    # A Sentinel answers at once or not at all: a frozen one costs half the health timeout,
+    # asked once (redis-py retries 3 times by default; the next Sentinel is the retry), before
+    # the next is asked, so a frozen Sentinel and the master's answer fit one check.
     sentinel_timeout = settings.health_check_timeout / 2
     sentinel = Sentinel(  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
         settings.redis_sentinel_addresses,
@@ -44,6 +47,7 @@ def connect(settings: Settings) -> Redis:
             "password": settings.redis_sentinel_password or None,
             "socket_connect_timeout": sentinel_timeout,
             "socket_timeout": sentinel_timeout,
+            "retry": Retry(NoBackoff(), 0),
         },
         password=settings.redis_password or None,
         decode_responses=True,
