@@ -118,6 +118,23 @@ class NatsService:
         return current
 
     async def _connect(self) -> Client:
+        connection = await self._open()
+        with unavailable_on("nats", *NATS_ERRORS):
+            await connection.subscribe(
+                self._settings.nats_subject, queue=ECHO_QUEUE_GROUP, cb=self._echo
+            )
+            await connection.subscribe(self._health_subject, cb=self._echo)
+        connected = connection.connected_url
+        logger.info(
+            "nats connected",
+            extra={
+                "server": server_address(connected.geturl()) if connected else None,
+                "subject": self._settings.nats_subject,
+            },
+        )
+        return connection
+
+    async def _open(self) -> Client:
         timeout = self._settings.dependency_connect_timeout
         # Clients spread over the listed servers; after that nats-py keeps the order, so a
         # reconnect tries the other members (listed or learnt from the cluster) before the
@@ -127,41 +144,28 @@ class NatsService:
         self._connecting = True
         try:
             with unavailable_on("nats", *NATS_ERRORS):
-                try:
-                    await asyncio.wait_for(
-                        connection.connect(
-                            servers,
-                            name=self._settings.otel_service_name,
-                            # nats-py annotates these int; they are asyncio timeouts (float).
-                            connect_timeout=timeout,  # type: ignore[arg-type]
-                            allow_reconnect=True,
-                            max_reconnect_attempts=RECONNECT_ATTEMPTS,
-                            reconnect_time_wait=RECONNECT_WAIT_SECONDS,  # type: ignore[arg-type]
-                            ping_interval=PING_INTERVAL_SECONDS,
-                            max_outstanding_pings=MAX_OUTSTANDING_PINGS,
-                            dont_randomize=True,
-                            tls=self._tls,
-                            error_cb=self._on_error,
-                        ),
-                        timeout=timeout * 2,
-                    )
-                except BaseException:
-                    await self._close_quietly(connection)
-                    raise
-                await connection.subscribe(
-                    self._settings.nats_subject, queue=ECHO_QUEUE_GROUP, cb=self._echo
+                await asyncio.wait_for(
+                    connection.connect(
+                        servers,
+                        name=self._settings.otel_service_name,
+                        # nats-py annotates these int; they are asyncio timeouts (float).
+                        connect_timeout=timeout,  # type: ignore[arg-type]
+                        allow_reconnect=True,
+                        max_reconnect_attempts=RECONNECT_ATTEMPTS,
+                        reconnect_time_wait=RECONNECT_WAIT_SECONDS,  # type: ignore[arg-type]
+                        ping_interval=PING_INTERVAL_SECONDS,
+                        max_outstanding_pings=MAX_OUTSTANDING_PINGS,
+                        dont_randomize=True,
+                        tls=self._tls,
+                        error_cb=self._on_error,
+                    ),
+                    timeout=timeout * 2,
                 )
-                await connection.subscribe(self._health_subject, cb=self._echo)
+        except BaseException:
+            await self._close_quietly(connection)
+            raise
         finally:
             self._connecting = False
-        connected = connection.connected_url
-        logger.info(
-            "nats connected",
-            extra={
-                "server": server_address(connected.geturl()) if connected else None,
-                "subject": self._settings.nats_subject,
-            },
-        )
         return connection
 
     @staticmethod
