@@ -1,5 +1,5 @@
-"""NATS client: one lazy connection, the echo responder on NATS_SUBJECT, request/publish and a
-health round trip that survives a frozen server.
+"""NATS client: one lazy connection (to one server or a cluster, optionally TLS), the echo
+responder on NATS_SUBJECT, request/publish and a health round trip that survives a frozen server.
 
 nats-py's `flush(timeout)` must not be used here: when it times out it leaves a cancelled
 future in the client's PONG queue, and the late PONG kills the client's read loop for good
@@ -79,6 +79,13 @@ def server_address(url: str) -> str:
     return f"{parts.hostname}:{parts.port}"
 
 
+def speaks_tls(connection: Client) -> bool:
+    """The server required TLS, so nats-py upgraded the connection (it never upgrades on its
+    own: a `tls://` URL to a server without TLS stays plain text)."""
+    info = connection._server_info  # nats-py has no public accessor for the server's INFO
+    return bool(info.get("tls_required"))
+
+
 def read_loop_died(connection: Client) -> bool:
     """A connected client whose reader task has ended will never see another reply."""
     reader = connection._reading_task  # nats-py has no public accessor for its read loop
@@ -92,6 +99,9 @@ class NatsService:
         self._lock = asyncio.Lock()
         self._health_subject = f"_SBS_HEALTH.{secrets.token_hex(8)}"
         self._tls = tls_context(settings)
+        self._tls_expected = self._tls is not None or any(
+            server.startswith("tls://") for server in settings.nats_servers
+        )
         self._connecting = False
 
     def _usable(self, connection: Client | None) -> bool:
@@ -161,6 +171,8 @@ class NatsService:
                     ),
                     timeout=timeout * 2,
                 )
+            if self._tls_expected and not speaks_tls(connection):
+                raise DependencyUnavailableError("nats", "server does not offer TLS")
         except BaseException:
             await self._close_quietly(connection)
             raise

@@ -129,3 +129,14 @@ def test_a_ca_that_did_not_sign_the_server_is_named_at_once(
             assert failed.status_code == 503, failed.text
             assert failed.json()["dependency"] == dependency
             assert CERTIFICATE_FAILURE in failed.json()["detail"], failed.text
+
+
+def test_a_tls_url_to_a_server_without_tls_is_refused(stack: StackConfig) -> None:
+    """nats-py would talk plain text to a `tls://` server that offers no TLS; the API refuses."""
+    plain = f"tls://{HOST}:{stack.ports['nats']}"
+    with api_process(stack, NATS_URL=plain) as plain_api, plain_api.client() as api:
+        plain_api.wait_ready()
+        health = api.get("/health")
+        assert health.status_code == 503, health.text
+        assert health.json()["checks"]["nats"]["error"] == "server does not offer TLS"
+        assert api.post("/nats/test", json={"message": "in clear"}).status_code == 503
