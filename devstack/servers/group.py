@@ -4,6 +4,7 @@ topology rehearsal start on free loopback ports."""
 
 import shutil
 import tempfile
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +33,8 @@ class ServerGroup:
 
     def __post_init__(self) -> None:
         names = [name for service in self.services for name in service.ports]
-        state_dir = Path(tempfile.mkdtemp(prefix="sbs-group-"))
+        # Made by `up` (prepare_state_dir): a group whose services join another makes none.
+        state_dir = Path(tempfile.gettempdir()) / f"sbs-group-{uuid.uuid4().hex[:12]}"
         self.config = StackConfig(state_dir, dict(zip(names, free_ports(len(names)), strict=True)))
 
     def port(self, name: str) -> int:
