@@ -1,5 +1,6 @@
 """Platform settings: every environment variable the API and the worker read, with its default."""
 
+import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -96,9 +97,24 @@ class Settings(BaseSettings):
     temporal_tls_server_name: str | None = None
     _temporal_tls_material: TlsMaterial = PrivateAttr(default_factory=TlsMaterial)
 
-    # Redis and NATS
+    # Redis: one server by REDIS_URL, or, when REDIS_SENTINELS is set, the master that
+    # Sentinel names (REDIS_PASSWORD is then the data nodes' password).
     redis_url: str = "redis://redis:6379/0"
+    redis_sentinels: str = ""  # host:port,host:port,...
+    redis_sentinel_master: str = "mymaster"
+    redis_sentinel_password: str = ""
+    redis_password: str = ""
+    # TLS to Redis (`rediss://` in REDIS_URL): the CA that signed the server, optionally a
+    # client certificate and key.
+    redis_tls_ca_file: str = ""
+    redis_tls_cert_file: str = ""
+    redis_tls_key_file: str = ""
+    # NATS: one server or a comma-separated list (the client learns the cluster's other
+    # members from the servers); `tls://` URLs with the CA, optionally a client certificate.
     nats_url: str = "nats://nats:4222"
+    nats_tls_ca_file: str = ""
+    nats_tls_cert_file: str = ""
+    nats_tls_key_file: str = ""
     nats_subject: str = "backup.test"
 
     # Where this instance runs: `production` refuses the local defaults and guards the demos.
@@ -187,6 +203,16 @@ class Settings(BaseSettings):
         return make_url(self.database_url).render_as_string(hide_password=True)
 
     @property
+    def redis_sentinel_addresses(self) -> list[tuple[str, int]]:
+        """REDIS_SENTINELS as (host, port) pairs; empty: plain REDIS_URL."""
+        return [host_and_port(entry) for entry in comma_list(self.redis_sentinels)]
+
+    @property
+    def nats_servers(self) -> list[str]:
+        """NATS_URL's servers, as the NATS CLI reads a comma-separated list."""
+        return list(comma_list(self.nats_url))
+
+    @property
     def is_production(self) -> bool:
         return self.sbs_environment == "production"
 
@@ -262,6 +288,34 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def check_redis_and_nats_connections(self) -> "Settings":
+        """Sentinel addresses, server URLs and TLS files that cannot work are refused at
+        start-up, named, instead of failing on the first request."""
+        problems = []
+        try:
+            self.redis_sentinel_addresses  # noqa: B018 - parsed for its errors
+        except ValueError as error:
+            problems.append(f"REDIS_SENTINELS: {error}")
+        if not self.nats_servers:
+            problems.append("NATS_URL names no server")
+        for server in self.nats_servers:
+            scheme = urlsplit(server).scheme
+            if scheme not in ("nats", "tls"):
+                problems.append(f"NATS_URL: {server!r} is not a nats:// or tls:// URL")
+        if self.redis_tls_ca_file and self.redis_sentinels:
+            problems.append("REDIS_TLS_CA_FILE: TLS through Sentinel is not supported yet")
+        elif self.redis_tls_ca_file and urlsplit(self.redis_url).scheme != "rediss":
+            problems.append("REDIS_TLS_CA_FILE is set but REDIS_URL is not rediss://")
+        for prefix in ("REDIS_TLS", "NATS_TLS"):
+            problems += tls_file_problems(
+                prefix,
+                *(getattr(self, f"{prefix.lower()}_{part}_file") for part in ("ca", "cert", "key")),
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
     def refuse_local_secrets_in_production(self) -> "Settings":
         """In production the token and the database password must not be the local defaults."""
         if not self.is_production:
@@ -292,6 +346,25 @@ class Settings(BaseSettings):
                 "SBS_ENVIRONMENT=production refuses local defaults: " + "; ".join(problems)
             )
         return self
+
+
+def host_and_port(entry: str) -> tuple[str, int]:
+    host, separator, port = entry.rpartition(":")
+    if not separator or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{entry!r} is not host:port")
+    return host, int(port)
+
+
+def tls_file_problems(prefix: str, ca_file: str, cert_file: str, key_file: str) -> list[str]:
+    """A client certificate needs its key (and the reverse); every named file must be readable."""
+    problems = []
+    if bool(cert_file) != bool(key_file):
+        problems.append(f"{prefix}_CERT_FILE and {prefix}_KEY_FILE go together")
+    named = {"CA": ca_file, "CERT": cert_file, "KEY": key_file}
+    for part, path in named.items():
+        if path and not os.access(path, os.R_OK):
+            problems.append(f"{prefix}_{part}_FILE: cannot read {path}")
+    return problems
 
 
 class ConfigurationError(SystemExit):

@@ -23,8 +23,10 @@ def _redis_uses_tls(settings: Settings) -> bool:
 
 
 def _nats_uses_tls(settings: Settings) -> bool:
-    servers = [server.strip() for server in settings.nats_url.split(",") if server.strip()]
-    return bool(servers) and all(server.startswith("tls://") for server in servers)
+    # A CA file makes the client insist on TLS whatever the scheme (app.services.nats_client).
+    servers = settings.nats_servers
+    every_tls = bool(servers) and all(server.startswith("tls://") for server in servers)
+    return every_tls or bool(settings.nats_tls_ca_file)
 
 
 def _temporal_uses_tls(settings: Settings) -> bool:

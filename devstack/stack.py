@@ -31,7 +31,9 @@ def check_ports_free(config: StackConfig, candidate: Service) -> None:
     for port_name in candidate.ports:
         port = config.ports[port_name]
         if not process.port_is_free(HOST, port):
-            variable = PORT_VARIABLES[port_name][0]
+            # A server group's ports (devstack/servers/group.py) have no variable: free ports.
+            moved_by = PORT_VARIABLES[port_name][0] if port_name in PORT_VARIABLES else None
+            variable = moved_by or "its port variable"
             raise StackError(
                 f"port {port} ({candidate.name}) is already in use on {HOST}: "
                 f"stop what holds it, or set {variable} to another port"

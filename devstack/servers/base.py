@@ -48,6 +48,15 @@ class Package:
         return f"apt-get install {self.debian_package}"
 
 
+@dataclass(frozen=True)
+class TlsFiles:
+    """PEM files of a server (or client) certificate, its key and the CA that verifies peers."""
+
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+
+
 def no_environment(config: StackConfig) -> dict[str, str]:
     return {}
 

@@ -4,15 +4,24 @@ from devstack.config import HOST, StackConfig
 from devstack.servers.base import Service, http_ok, venv_binary
 
 
-def command(config: StackConfig) -> list[str]:
+def server_command(
+    config: StackConfig, port_name: str, monitor_port_name: str, *options: str
+) -> list[str]:
+    """A nats-server on the stack's loopback ports, its JetStream store in the state directory's
+    `port_name` folder, with extra `options` (cluster routes, TLS)."""
     return [
         venv_binary("nats-server"),
         f"--addr={HOST}",
-        f"--port={config.ports['nats']}",
-        f"--http_port={config.ports['nats_monitor']}",
+        f"--port={config.ports[port_name]}",
+        f"--http_port={config.ports[monitor_port_name]}",
         "--jetstream",
-        f"--store_dir={config.path('nats')}",
+        f"--store_dir={config.path(port_name)}",
+        *options,
     ]
+
+
+def command(config: StackConfig) -> list[str]:
+    return server_command(config, "nats", "nats_monitor")
 
 
 def ready(config: StackConfig) -> bool:

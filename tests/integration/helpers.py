@@ -52,6 +52,14 @@ def stack_variables(stack: StackConfig) -> dict[str, str]:
     return environment
 
 
+def kill(stack: StackConfig, service: str) -> None:
+    """SIGKILL the service's whole process group, as a crash or the OOM killer would."""
+    pid = process.running_pid(stack.state_dir, service)
+    assert pid is not None, f"{service} is not running"
+    os.killpg(pid, signal.SIGKILL)
+    wait_for(lambda: not process.is_alive(pid), 10)
+
+
 @contextmanager
 def frozen(stack: StackConfig, service: str) -> Iterator[None]:
     """SIGSTOP the service's whole process tree (a paused VM: TCP open, nothing answers)."""

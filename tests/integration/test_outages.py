@@ -2,8 +2,6 @@
 and other routes keep answering; after `make up` restarts it, the same API process is healthy
 again."""
 
-import os
-import signal
 import time
 
 import httpx
@@ -13,6 +11,7 @@ from app.config import Settings
 from devstack import process
 from devstack.config import StackConfig
 from devstack.stack import up
+from tests.integration.helpers import kill
 from tests.waiting import wait_for
 
 RECOVERY_SECONDS = 15
@@ -28,14 +27,6 @@ DEPENDENT_CALLS = {
     "nats": ("POST", "/nats/test", {"message": "outage"}),
     "temporal": ("POST", "/test-workflow?wait=true", {"name": "Outage"}),
 }
-
-
-def kill(stack: StackConfig, service: str) -> None:
-    """SIGKILL the service's whole process group, as a crash or the OOM killer would."""
-    pid = process.running_pid(stack.state_dir, service)
-    assert pid is not None, f"{service} is not running"
-    os.killpg(pid, signal.SIGKILL)
-    wait_for(lambda: not process.is_alive(pid), 10)
 
 
 def workflow_status(api: httpx.Client, workflow_id: str) -> str:

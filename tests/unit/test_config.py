@@ -176,3 +176,37 @@ def test_production_takes_oidc_alone_or_several_static_tokens(
     get_settings.cache_clear()
     monkeypatch.setenv("SBS_API_TOKEN", f"{PRODUCTION_TOKEN}, {'q' * 40}")
     assert get_settings().api_tokens == (PRODUCTION_TOKEN, "q" * 40)
+
+
+def test_sentinels_and_nats_servers_are_lists(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_SENTINELS", "s1:26379, 10.0.0.2:26380,")
+    monkeypatch.setenv("NATS_URL", "nats://a:4222, nats://b:4222 ,tls://c:4222")
+    settings = get_settings()
+    assert settings.redis_sentinel_addresses == [("s1", 26379), ("10.0.0.2", 26380)]
+    assert settings.redis_sentinel_master == "mymaster"
+    assert settings.nats_servers == ["nats://a:4222", "nats://b:4222", "tls://c:4222"]
+    get_settings.cache_clear()
+    monkeypatch.delenv("REDIS_SENTINELS")
+    assert get_settings().redis_sentinel_addresses == []  # plain REDIS_URL
+
+
+@pytest.mark.parametrize(
+    ("variables", "named"),
+    [
+        ({"REDIS_SENTINELS": "s1"}, "REDIS_SENTINELS: 's1' is not host:port"),
+        ({"REDIS_SENTINELS": "s1:99999"}, "REDIS_SENTINELS: 's1:99999' is not host:port"),
+        ({"NATS_URL": "nats://a:4222,http://b:80"}, "NATS_URL: 'http://b:80' is not"),
+        ({"NATS_URL": " , "}, "NATS_URL names no server"),
+        ({"REDIS_TLS_CA_FILE": "/etc/hostname"}, "REDIS_URL is not rediss://"),
+        ({"REDIS_TLS_CA_FILE": "/no/ca.pem", "REDIS_URL": "rediss://r:6380"}, "cannot read"),
+        ({"NATS_TLS_CERT_FILE": "/etc/hostname"}, "NATS_TLS_CERT_FILE and NATS_TLS_KEY_FILE"),
+    ],
+)
+def test_connection_settings_that_cannot_work_are_named(
+    monkeypatch: pytest.MonkeyPatch, variables: dict[str, str], named: str
+) -> None:
+    for variable, value in variables.items():
+        monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigurationError) as raised:
+        get_settings()
+    assert named in str(raised.value)
