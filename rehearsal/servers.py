@@ -17,8 +17,8 @@ import psycopg
 import yaml
 from psycopg import sql
 
-from devstack import waiting
 from app.config import DEV_TOKEN
+from devstack import waiting
 from devstack.config import (
     APP_DEFAULTS,
     DATABASE_NAME,
