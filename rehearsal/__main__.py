@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     arguments = parser().parse_args(argv)
     reason = unsupported()
     if reason is not None:
-        print(reason, file=sys.stderr)  # mutation
+        print(reason, file=sys.stderr)
         return 2
     journal = Journal(state_dir())
     if arguments.command == "down":
