@@ -3,6 +3,7 @@
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from devstack.servers.base import StackError
 from rehearsal import teardown
@@ -28,6 +29,25 @@ def parser() -> argparse.ArgumentParser:
         help="PostgreSQL replication asynchronous (to see what it costs)",
     )
     sub.add_parser("down", help="remove everything the tool made (idempotent)")
+    chaos = sub.add_parser("chaos", help="load + faults + checks on a topology it lays out")
+    chaos.add_argument(
+        "--minutes",
+        type=float,
+        default=10.0,
+        help="faults go on at least this long (every class once in any case)",
+    )
+    chaos.add_argument("--seed", type=int, default=1, help="fixes the fault schedule")
+    chaos.add_argument(
+        "--report",
+        type=Path,
+        default=Path("rehearsal-report"),
+        help="directory for report.json, report.md, timeline.png",
+    )
+    chaos.add_argument(
+        "--async-replication",
+        action="store_true",
+        help="PostgreSQL replication asynchronous (to see what it costs)",
+    )
     return commands
 
 
@@ -53,7 +73,20 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(layout.describe())
         return 0
-    return 2
+    from rehearsal import chaos
+
+    try:
+        passed = chaos.chaos(
+            journal,
+            arguments.minutes,
+            arguments.seed,
+            arguments.report,
+            synchronous=not arguments.async_replication,
+        )
+    except StackError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0 if passed else 1
 
 
 if __name__ == "__main__":

@@ -66,6 +66,7 @@ def up(journal: Journal, synchronous: bool = True) -> None:
     servers.start_prometheus(journal, host("prom"))
     servers.wait_each("the API", hosts_with("api"), servers.api_ready, journal)
     servers.wait_each("the worker", hosts_with("wrk"), servers.worker_ready, journal)
+    servers.wait_each("HAProxy", hosts_with("lb"), servers.balancer_ready, journal)
 
 
 def describe() -> str:

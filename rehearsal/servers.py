@@ -208,6 +208,8 @@ def patroni_config(journal: Journal, server: Host, synchronous: bool) -> Path:
             "data_dir": str(data),
             "bin_dir": str(postgres.bin_dir()),
             "pgpass": str(directory / "pgpass"),
+            # A fast checkpoint: the default spread one holds a new standby for minutes.
+            "basebackup": [{"checkpoint": "fast"}],
             "authentication": {
                 "superuser": {"username": DATABASE_USER, "password": DATABASE_PASSWORD},
                 "replication": {"username": REPLICATION_USER, "password": REPLICATION_PASSWORD},
@@ -438,6 +440,11 @@ def start_api(journal: Journal, server: Host) -> None:
 
 def api_ready(server: Host) -> bool:
     return http_ok(url(server, API_PORT, "/health/ready"))
+
+
+def balancer_ready(balancer: Host) -> bool:
+    """HAProxy sends requests to a ready API replica (its checks marked the replicas up)."""
+    return http_ok(url(balancer, API_PORT, "/health/ready"))
 
 
 def start_worker(journal: Journal, server: Host) -> None:
