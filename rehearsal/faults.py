@@ -121,18 +121,10 @@ def kill_host(server: Host) -> None:
 
 
 def partition_rules(server: Host, peers: list[Host]) -> list[list[str]]:
-    if not peers:
-        return [
-            ["INPUT", "-s", f"{SUBNET}.0/24", "-j", "DROP"],
-            ["OUTPUT", "-d", f"{SUBNET}.0/24", "-j", "DROP"],
-        ]
-    rules = []
-    for peer in peers:
-        rules += [
-            ["INPUT", "-s", peer.address, "-j", "DROP"],
-            ["OUTPUT", "-d", peer.address, "-j", "DROP"],
-        ]
-    return rules
+    """DROP both ways: from every other address of the /24 (no peers given), or from the peers
+    (iptables takes a comma list in one call: a split costs two calls per host)."""
+    sources = ",".join(peer.address for peer in peers) if peers else f"{SUBNET}.0/24"
+    return [["INPUT", "-s", sources, "-j", "DROP"], ["OUTPUT", "-d", sources, "-j", "DROP"]]
 
 
 def iptables(server: Host, action: str, rules: list[list[str]], check: bool = True) -> None:
