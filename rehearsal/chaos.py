@@ -2,6 +2,7 @@
 system settle, read back what was acknowledged, remove the topology, write the report."""
 
 import asyncio
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,9 @@ def chaos(journal: Journal, minutes: float, seed: int, directory: Path, synchron
         history = asyncio.run(rehearse(journal, minutes, seed, synchronous))
     finally:
         recorded = list(journal.entries())
+        logs = journal.directory / "logs"
+        if logs.exists():  # kept beside the report: down removes the state directory
+            shutil.copytree(logs, directory / "logs", dirs_exist_ok=True)
         teardown.down(journal)
     history.observed.leaked = leftovers(recorded)
     summary = checks.summary(history)

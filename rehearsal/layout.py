@@ -2,9 +2,10 @@
 
 import time
 
+from devstack.privileges import running_as_root, unprivileged_can
 from devstack.servers.base import StackError
 from rehearsal import network, servers
-from rehearsal.journal import Journal
+from rehearsal.journal import STATE_DIR_VARIABLE, Journal
 from rehearsal.topology import BRIDGE, HOSTS, OBSERVER_ADDRESS, host, hosts_with
 
 
@@ -19,6 +20,11 @@ def up(journal: Journal, synchronous: bool = True) -> None:
     if journal.path.exists():
         raise StackError(f"a rehearsal is already laid out ({journal.path}): run 'down' first")
     journal.open()
+    if running_as_root() and not unprivileged_can(["-x", str(journal.directory)]):
+        raise StackError(
+            f"PostgreSQL and Patroni run as 'nobody', who cannot enter {journal.directory}: "
+            f"set {STATE_DIR_VARIABLE} to a directory under world-traversable parents"
+        )
     step(f"bridge {BRIDGE} and {len(HOSTS)} namespaces")
     network.make_bridge(journal)
     for server in HOSTS:

@@ -63,7 +63,8 @@ REPLICATION_PASSWORD = "rehearsal-replication"  # noqa: S105 - a throwaway topol
 # A replica waits this long before the API sends it traffic again, and HAProxy takes a
 # replica out after two failed checks half a second apart: drain a little longer than that.
 SHUTDOWN_DRAIN_SECONDS = "2"
-READY_TIMEOUT = 120.0
+# Generous: on a loaded 2-core machine initdb and Patroni's first loops take minutes, not seconds.
+READY_TIMEOUT = 300.0
 
 
 def host_config(journal: Journal, server: Host) -> StackConfig:
