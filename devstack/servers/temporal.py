@@ -17,7 +17,7 @@ def command(config: StackConfig) -> list[str]:
         "server",
         "start-dev",
         "--ip",
-        HOST,
+        config.listen_host,
         "--port",
         str(config.ports["temporal"]),
         "--ui-port",

@@ -1,0 +1,239 @@
+"""Faults, each with a start and an end: a host killed and brought back, frozen, partitioned,
+a split into two groups, a slow link, the PostgreSQL primary lost, a NATS node lost, a rolling
+restart. A seed fixes the schedule."""
+
+import asyncio
+import random
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from devstack import process
+from rehearsal import network, processes, servers
+from rehearsal.history import Fault
+from rehearsal.journal import Journal
+from rehearsal.topology import HOSTS, SUBNET, Host, host
+
+# Hosts a fault may hit: every one has a twin. The load balancer and Temporal are single (in
+# production Temporal's own chart gives it replicas); the Valkey master is not faulted until
+# the API follows Sentinel (issue "Production-grade connections").
+REDUNDANT = [
+    "api1",
+    "api2",
+    "wrk1",
+    "wrk2",
+    "pg1",
+    "pg2",
+    "nats1",
+    "nats2",
+    "nats3",
+    "etcd1",
+    "etcd2",
+    "etcd3",
+]
+SLOW_RATE = "512kbit"
+
+
+@dataclass(frozen=True)
+class Planned:
+    kind: str
+    target: list[str]  # host names
+    seconds: float  # how long the fault is held (kills: how long the host stays down)
+
+
+def schedule(seed: int, rounds: int) -> list[Planned]:
+    """Every fault class `rounds` times, in an order and on targets the seed fixes."""
+    rng = random.Random(seed)  # noqa: S311 - a reproducible schedule, not a secret
+    plan = []
+    for _ in range(rounds):
+        kinds = [
+            "host-kill",
+            "freeze",
+            "partition",
+            "split",
+            "slow-link",
+            "postgres-failover",
+            "nats-node-loss",
+            "rolling-restart",
+        ]
+        rng.shuffle(kinds)
+        for kind in kinds:
+            match kind:
+                case "host-kill":
+                    plan.append(Planned(kind, [rng.choice(REDUNDANT)], rng.uniform(5, 10)))
+                case "freeze":
+                    plan.append(Planned(kind, [rng.choice(REDUNDANT)], rng.uniform(10, 20)))
+                case "partition":
+                    plan.append(Planned(kind, [rng.choice(REDUNDANT)], rng.uniform(8, 15)))
+                case "split":
+                    side = rng.choice(
+                        [
+                            ["pg1", "etcd1", "nats1", "api1", "wrk1"],
+                            ["pg2", "etcd2", "nats2", "api2", "wrk2"],
+                        ]
+                    )
+                    plan.append(Planned(kind, side, rng.uniform(8, 15)))
+                case "slow-link":
+                    plan.append(Planned(kind, [rng.choice(REDUNDANT)], rng.uniform(8, 15)))
+                case "postgres-failover":
+                    plan.append(Planned(kind, ["primary"], rng.uniform(5, 10)))
+                case "nats-node-loss":
+                    plan.append(Planned(kind, [rng.choice(servers.nats_hosts()).name], 5.0))
+                case _:
+                    plan.append(Planned(kind, ["api1", "api2", "wrk1", "wrk2"], 0.0))
+    return plan
+
+
+def restart(journal: Journal, server: Host, synchronous: bool) -> None:
+    """Start a host's servers again (after a kill), waiting until each serves."""
+    name = server.name
+    if name.startswith("api"):
+        servers.start_api(journal, server)
+        servers.wait_ready(f"the API on {name}", lambda: servers.api_ready(server), journal)
+    elif name.startswith("wrk"):
+        servers.start_worker(journal, server)
+        servers.wait_ready(f"the worker on {name}", lambda: servers.worker_ready(server), journal)
+    elif name.startswith("pg"):
+        servers.start_patroni(journal, server, synchronous)
+        servers.wait_ready(
+            f"Patroni on {name}", lambda: servers.patroni_role(server) is not None, journal
+        )
+    elif name.startswith("nats"):
+        servers.start_nats(journal, server)
+        servers.wait_ready(f"NATS on {name}", lambda: servers.nats_ready(server), journal)
+    elif name.startswith("etcd"):
+        servers.start_etcd(journal, server)
+    else:
+        raise ValueError(f"no restart for host {name}")
+
+
+def wait_for_promotion(lost: Host, journal: Journal) -> None:
+    def promoted() -> bool:
+        primary = servers.database_primary()
+        return primary is not None and primary != lost
+
+    servers.wait_ready("a standby promoted by Patroni", promoted, journal)
+
+
+def kill_host(server: Host) -> None:
+    processes.kill_namespace(server.namespace)
+
+
+def partition_rules(server: Host, peers: list[Host]) -> list[list[str]]:
+    """DROP both ways: from every other address of the /24 (no peers given), or from the peers
+    (iptables takes a comma list in one call: a split costs two calls per host)."""
+    sources = ",".join(peer.address for peer in peers) if peers else f"{SUBNET}.0/24"
+    return [["INPUT", "-s", sources, "-j", "DROP"], ["OUTPUT", "-d", sources, "-j", "DROP"]]
+
+
+def iptables(server: Host, action: str, rules: list[list[str]], check: bool = True) -> None:
+    """Rules inside the host's own namespace only (they vanish with it)."""
+    for chain, *rule in rules:
+        network.run(
+            *network.in_namespace(server.namespace, "iptables", action, chain, *rule), check=check
+        )
+
+
+def rolling_restart(journal: Journal, names: list[str]) -> None:
+    """One at a time: SIGTERM (the API drains: readiness 503, HAProxy takes it out), wait for
+    it to exit, start it again, wait until it serves."""
+    for name in names:
+        server = host(name)
+        label = f"api-{name}" if name.startswith("api") else f"worker-{name}"
+        pid = process.running_pid(journal.directory, label)
+        if pid is not None:
+            process.send(pid, signal.SIGTERM)
+            if not process.all_gone([pid], process.STOP_GRACE_SECONDS):
+                process.kill_and_wait([pid])
+        restart(journal, server, synchronous=True)
+
+
+class Injector:
+    """Applies the planned faults one after another, recording each window."""
+
+    def __init__(self, journal: Journal, began: float, synchronous: bool) -> None:
+        self.journal = journal
+        self.began = began
+        self.synchronous = synchronous
+        self.faults: list[Fault] = []
+
+    def now(self) -> float:
+        return time.monotonic() - self.began
+
+    async def hold(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+    async def inject(self, planned: Planned) -> Fault:
+        names = planned.target
+        if planned.kind == "postgres-failover":
+            primary = await asyncio.to_thread(servers.database_primary)
+            names = [primary.name if primary else "pg1"]
+        targets = [host(name) for name in names]
+        started = self.now()
+        print(f"  {started:7.1f}s {planned.kind} on {','.join(names)}", flush=True)
+        heal: Callable[[], None]
+        match planned.kind:
+            case "host-kill" | "postgres-failover" | "nats-node-loss":
+                await asyncio.to_thread(kill_host, targets[0])
+                await self.hold(planned.seconds)
+                if planned.kind == "postgres-failover":  # the old primary returns as a standby
+                    await asyncio.to_thread(wait_for_promotion, targets[0], self.journal)
+
+                def heal() -> None:
+                    restart(self.journal, targets[0], self.synchronous)
+            case "freeze":
+                await asyncio.to_thread(processes.signal_host, targets[0], signal.SIGSTOP)
+                await self.hold(planned.seconds)
+
+                def heal() -> None:
+                    processes.signal_host(targets[0], signal.SIGCONT)
+            case "partition" | "split":
+                others = [h for h in HOSTS if h not in targets] if len(targets) > 1 else []
+                rules = {t.name: partition_rules(t, others) for t in targets}
+                for target in targets:
+                    self.journal.record("iptables", namespace=target.namespace)
+                    await asyncio.to_thread(iptables, target, "-A", rules[target.name])
+                await self.hold(planned.seconds)
+
+                def heal() -> None:
+                    for target in targets:
+                        iptables(target, "-D", rules[target.name], check=False)
+            case "slow-link":
+                tbf = [
+                    "tc",
+                    "qdisc",
+                    "add",
+                    "dev",
+                    "eth0",
+                    "root",
+                    "tbf",
+                    "rate",
+                    SLOW_RATE,
+                    "burst",
+                    "16kbit",
+                    "latency",
+                    "100ms",
+                ]
+                await asyncio.to_thread(
+                    network.run, *network.in_namespace(targets[0].namespace, *tbf)
+                )
+                await self.hold(planned.seconds)
+
+                def heal() -> None:
+                    network.run(
+                        *network.in_namespace(
+                            targets[0].namespace, "tc", "qdisc", "del", "dev", "eth0", "root"
+                        ),
+                        check=False,
+                    )
+            case "rolling-restart":
+
+                def heal() -> None:
+                    rolling_restart(self.journal, names)
+            case _:
+                raise ValueError(f"unknown fault class {planned.kind}")
+        await asyncio.to_thread(heal)
+        fault = Fault(planned.kind, ",".join(names), round(started, 3), round(self.now(), 3))
+        self.faults.append(fault)
+        return fault

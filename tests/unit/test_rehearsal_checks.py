@@ -1,0 +1,136 @@
+"""The rehearsal's checker on a recorded history: green as recorded, and each planted defect
+(a lost write, a lost or doubled workflow, a too-long outage, a request that outlived its
+timeout, errors no fault explains) reported with its figure."""
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from rehearsal.checks import check, summary
+from rehearsal.history import Fault, History, Request
+
+RECORDED = Path(__file__).parent / "rehearsal" / "clean_history.json"
+
+
+@pytest.fixture
+def history() -> History:
+    return History.load(RECORDED)
+
+
+def figures(history: History) -> dict[str, float | int]:
+    return {c.name: c.figure for c in check(history)[0]}
+
+
+def failing(history: History) -> set[str]:
+    return {c.name for c in check(history)[0] if not c.passed}
+
+
+def test_the_recorded_history_is_green(history: History) -> None:
+    report = summary(history)
+    assert report["passed"], [c for c in report["checks"] if not c["passed"]]
+    assert report["faults"][0]["errors_per_route"]["PUT /settings/{key}"] > 0
+    assert report["faults"][0]["outage_per_route"]["PUT /settings/{key}"] <= 25.0
+
+
+def test_a_lost_acknowledged_write_is_reported(history: History) -> None:
+    newest = max(
+        (r for r in history.requests if r.key == "rehearsal-1" and r.acknowledged),
+        key=lambda r: r.ended,
+    )
+    older = next(r for r in history.requests if r.key == "rehearsal-1" and r is not newest)
+    assert history.observed.settings["rehearsal-1"] == newest.value
+    history.observed.settings["rehearsal-1"] = str(older.value)  # the failover lost the last commit
+    assert failing(history) == {"acknowledged writes lost"}
+    assert figures(history)["acknowledged writes lost"] == 1
+
+
+def test_a_write_missing_altogether_is_reported(history: History) -> None:
+    del history.observed.settings["rehearsal-2"]
+    assert figures(history)["acknowledged writes lost"] == 1
+
+
+def test_an_unacknowledged_later_write_may_hold_the_key(history: History) -> None:
+    """A write that timed out may still have committed: holding its value is no loss."""
+    last = max(history.requests, key=lambda r: r.ended)
+    timed_out = Request(
+        "PUT /settings/{key}",
+        last.ended + 1,
+        last.ended + 6,
+        5.0,
+        None,
+        key="rehearsal-3",
+        value="committed-but-unanswered",
+        error="timeout",
+    )
+    history.requests.append(timed_out)
+    history.observed.settings["rehearsal-3"] = "committed-but-unanswered"
+    history.faults.append(Fault("slow-link", "api1", last.ended, last.ended + 7))
+    assert figures(history)["acknowledged writes lost"] == 0
+
+
+def test_a_doubled_workflow_is_reported(history: History) -> None:
+    key = next(iter(history.observed.workflow_runs))
+    history.observed.workflow_runs[key] = ["COMPLETED", "COMPLETED"]
+    assert failing(history) == {"acknowledged workflows doubled"}
+
+
+def test_a_lost_and_an_unfinished_workflow_are_reported(history: History) -> None:
+    first, second = list(history.observed.workflow_runs)[:2]
+    del history.observed.workflow_runs[first]
+    history.observed.workflow_runs[second] = ["RUNNING"]
+    assert failing(history) == {
+        "acknowledged workflows lost",
+        "acknowledged workflows not completed",
+    }
+
+
+def test_a_too_long_outage_is_reported(history: History) -> None:
+    kill = history.faults[0]
+    history.requests += [
+        Request(
+            "PUT /settings/{key}",
+            kill.started + second,
+            kill.started + second + 0.1,
+            5.0,
+            503,
+            key=f"outage-{second}",
+            value="x",
+        )
+        for second in range(0, 40, 2)
+    ]
+    assert failing(history) == {"recoveries beyond their bound"}
+    detail = next(c.detail for c in check(history)[0] if not c.passed)
+    assert "host-kill on pg1" in detail
+    assert "bound 25s" in detail
+
+
+def test_one_failed_request_during_a_rolling_restart_is_reported(history: History) -> None:
+    rolling = history.faults[1]
+    history.requests.append(
+        Request("GET /health", rolling.started + 3, rolling.started + 3.2, 5.0, 502)
+    )
+    assert failing(history) == {"recoveries beyond their bound"}
+
+
+def test_a_request_that_outlived_its_timeout_is_reported(history: History) -> None:
+    index = next(i for i, r in enumerate(history.requests) if r.route == "POST /nats/test")
+    late = history.requests[index]
+    history.requests[index] = dataclasses.replace(late, ended=late.started + late.timeout + 3)
+    assert failing(history) == {"requests that outlived their timeout by more than 1s"}
+
+
+def test_errors_no_fault_explains_are_reported(history: History) -> None:
+    history.requests.append(Request("POST /redis/test", 90.0, 90.1, 5.0, 500))
+    assert failing(history) == {"errors outside every fault window"}
+
+
+def test_a_crashed_or_leaked_process_is_reported(history: History) -> None:
+    history.observed.unexpected_exits.append("api-api2 (exit 1)")
+    history.observed.leaked.append("nats-server pid 4242")
+    history.observed.standby_caught_up = False
+    assert failing(history) == {
+        "processes that exited without being killed",
+        "processes leaked",
+        "standby caught up with the primary",
+    }
