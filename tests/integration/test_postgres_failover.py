@@ -61,6 +61,17 @@ def database_variables(cluster: ReplicatedPostgres) -> dict[str, str]:
     return {"DATABASE_URL": "", "DATABASE_HOST": cluster.hosts}
 
 
+def put_setting(client: httpx.Client, token: str, key: str) -> tuple[int, str]:
+    """PUT /settings/{key}: the status and body, or 0 and the error when the connection broke."""
+    try:
+        response = client.put(
+            f"/settings/{key}", json={"value": key}, headers={"Authorization": f"Bearer {token}"}
+        )
+    except httpx.TransportError as error:
+        return 0, repr(error)
+    return response.status_code, response.text
+
+
 @dataclass
 class Answer:
     started: float
@@ -84,15 +95,7 @@ class Writer:
             while not self._stop.is_set():
                 key = f"failover.write_{time.monotonic_ns()}_{next(self._keys)}"
                 started = time.monotonic()
-                try:
-                    response = client.put(
-                        f"/settings/{key}",
-                        json={"value": key},
-                        headers={"Authorization": f"Bearer {self.token}"},
-                    )
-                    status, body = response.status_code, response.text
-                except httpx.TransportError as error:
-                    status, body = 0, repr(error)
+                status, body = put_setting(client, self.token, key)
                 self.answers.append(Answer(started, time.monotonic(), status, body))
                 if status != 201:
                     time.sleep(0.05)  # an outage: do not spin
@@ -212,27 +215,19 @@ def test_a_server_turning_read_only_under_the_pool_is_a_503_then_the_primary(
     write connects to the writable server."""
     old = replicated.primary()
     new = next(node for node in replicated.nodes if node is not old)
-    headers = {"Authorization": f"Bearer {stack.api_token}"}
     with api_process(stack, **database_variables(replicated)) as api, api.client() as client:
         api.wait_ready()
-        assert client.put("/settings/failover.warm", json={"value": 1}, headers=headers).is_success
+        assert put_setting(client, stack.api_token, "failover.warm")[0] == 201
         with old.connect() as connection:
             connection.execute("ALTER SYSTEM SET default_transaction_read_only = on")
             connection.execute("SELECT pg_reload_conf()")
         wait_for(lambda: read_only_by_default(old), 10, "the old primary read-only")
         new.promote()
-
-        statuses = []
-        for attempt in range(3):
-            response = client.put(
-                f"/settings/failover.after_{attempt}", json={"value": attempt}, headers=headers
-            )
-            statuses.append(response.status_code)
-            if response.status_code == 503:
-                assert response.json()["dependency"] == "postgresql"
-                assert "read-only" in response.json()["detail"]
-    assert statuses[0] == 503, statuses  # the pooled connection to the old primary
-    assert statuses[1:] == [201, 201], statuses  # a new connection, to the new primary
+        answers = [put_setting(client, stack.api_token, f"failover.after_{n}") for n in range(3)]
+    statuses = [status for status, _ in answers]
+    assert statuses == [503, 201, 201], answers  # the pooled connection, then a new one
+    assert '"dependency":"postgresql"' in answers[0][1]
+    assert "read-only" in answers[0][1]
     # Back to one primary and its standby for the next test.
     old.kill()
     old.clone_from(new)
