@@ -88,7 +88,7 @@ def is_running_postgres(pid: int) -> bool:
         found = psutil.Process(pid)
         if found.status() == psutil.STATUS_ZOMBIE:
             return False
-        return found.name() == "postgres"
+        return bool(found.name() == "postgres")
     except psutil.NoSuchProcess:
         return False
     except psutil.AccessDenied:

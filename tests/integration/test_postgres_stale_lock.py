@@ -9,6 +9,7 @@ A "PID 1" of the test's own starts PostgreSQL each time (from a forked child tha
 `make up` does) and reaps nothing: the child subreaper of the servers those starts leave behind.
 """
 
+import functools
 import os
 import shutil
 import signal
@@ -116,7 +117,7 @@ def test_a_start_right_after_sigkill_brings_postgresql_back(
     for round_number in range(1, ROUNDS + 1):
         killed = postmaster(config)
         os.kill(killed, signal.SIGKILL)
-        wait_for(lambda pid=killed: is_zombie(pid), 10, "the killed postmaster a zombie")
+        wait_for(functools.partial(is_zombie, killed), 10, "the killed postmaster a zombie")
         assert postgres.lock_file_holder(postgres.data_dir(config)) == killed
         init.start_postgresql()
         assert postgres.ready(config), f"round {round_number}: not answering"

@@ -5,7 +5,7 @@ query wins over the variables (as the URL wins over the parts)."""
 from typing import Any
 
 import pytest
-from sqlalchemy.dialects.postgresql.psycopg import PGDialectAsync_psycopg
+from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
 from app.config import ConfigurationError, Settings, get_settings
@@ -21,8 +21,10 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def libpq_arguments(settings: Settings) -> dict[str, Any]:
-    """What SQLAlchemy's psycopg dialect hands psycopg (and so libpq) for this URL."""
-    _, arguments = PGDialectAsync_psycopg().create_connect_args(make_url(settings.database_url))
+    """What SQLAlchemy's psycopg dialect hands psycopg (and so libpq) for this URL (an engine
+    connects to nothing until it is used)."""
+    engine = create_engine(settings.database_url)
+    _, arguments = engine.dialect.create_connect_args(make_url(settings.database_url))
     return {**arguments, **settings.database_connect_parameters}
 
 
