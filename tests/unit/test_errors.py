@@ -24,6 +24,20 @@ from app.services.errors import DependencyUnavailableError, describe, short_caus
         ),
         ("connection lost; reconnecting", "connection lost"),
         ("NoServersError: nats: no servers available for connection", "unavailable"),
+        (
+            'OperationalError: connection failed: connection to server at "10.0.0.5", port 5432'
+            " failed: SSL error: certificate verify failed",
+            "certificate not trusted",
+        ),
+        (
+            "ReadOnlySqlTransaction: cannot execute INSERT in a read-only transaction",
+            "no primary (read-only server)",
+        ),
+        (
+            'OperationalError: connection failed: connection to server at "10.0.0.6", port 5432'
+            " failed: server is in hot standby mode",
+            "no primary (read-only server)",
+        ),
     ],
 )
 def test_short_causes_name_the_kind_of_failure_without_topology(reason: str, cause: str) -> None:
