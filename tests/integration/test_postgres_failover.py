@@ -56,9 +56,12 @@ def replicated() -> Iterator[ReplicatedPostgres]:
         shutil.rmtree(state_dir, ignore_errors=True)
 
 
-def database_variables(cluster: ReplicatedPostgres) -> dict[str, str]:
-    """The API's database settings: every node listed, DATABASE_URL left empty."""
-    return {"DATABASE_URL": "", "DATABASE_HOST": cluster.hosts}
+@pytest.fixture(scope="module")
+def api(stack: StackConfig, replicated: ReplicatedPostgres) -> Iterator[ApiProcess]:
+    """One API process for the module (never restarted), given every node in DATABASE_HOST."""
+    with api_process(stack, DATABASE_URL="", DATABASE_HOST=replicated.hosts) as started:
+        started.wait_ready()
+        yield started
 
 
 def put_setting(client: httpx.Client, token: str, key: str) -> tuple[int, str]:
@@ -183,40 +186,37 @@ def test_a_multi_host_database_url_reaches_the_primary(replicated: ReplicatedPos
 
 
 def test_writes_follow_the_promoted_standby_and_back(
-    stack: StackConfig, replicated: ReplicatedPostgres
+    stack: StackConfig, replicated: ReplicatedPostgres, api: ApiProcess
 ) -> None:
     first, second = replicated.nodes
-    with api_process(stack, **database_variables(replicated)) as api:
-        api.wait_ready()
-        there = failover_drill(api, stack.api_token, lose=first, promote=second)
+    there = failover_drill(api, stack.api_token, lose=first, promote=second)
 
-        # The old primary comes back as a standby of the new one, first in DATABASE_HOST:
-        # writes carry on (new connections skip it), then the new primary is lost in turn.
-        writer, thread = Writer.running(api, stack.api_token)
-        try:
-            first.clone_from(second)
-            assert first.in_recovery()
-            rejoined = time.monotonic()
-            wait_for(lambda: len(writer.successes_after(rejoined)) >= 5, 30, "writes")
-        finally:
-            writer.stop(thread)
-        assert [a for a in writer.answers if a.status != 201] == []
+    # The old primary comes back as a standby of the new one, first in DATABASE_HOST: writes
+    # carry on (new connections skip it), then the new primary is lost in turn.
+    writer, thread = Writer.running(api, stack.api_token)
+    try:
+        first.clone_from(second)
+        assert first.in_recovery()
+        rejoined = time.monotonic()
+        wait_for(lambda: len(writer.successes_after(rejoined)) >= 5, 30, "writes")
+    finally:
+        writer.stop(thread)
+    assert [a for a in writer.answers if a.status != 201] == []
 
-        back = failover_drill(api, stack.api_token, lose=second, promote=first)
+    back = failover_drill(api, stack.api_token, lose=second, promote=first)
     second.clone_from(first)  # the module's set-up: a primary and its standby again
     print(f"failover: {there}; failback: {back}")
 
 
 def test_a_server_turning_read_only_under_the_pool_is_a_503_then_the_primary(
-    stack: StackConfig, replicated: ReplicatedPostgres
+    stack: StackConfig, replicated: ReplicatedPostgres, api: ApiProcess
 ) -> None:
     """SQLSTATE 25006 on a pooled connection (its server is no primary any more, behind an
     address that stayed) is a 503 naming postgresql, and the pool is discarded: the next
     write connects to the writable server."""
     old = replicated.primary()
     new = next(node for node in replicated.nodes if node is not old)
-    with api_process(stack, **database_variables(replicated)) as api, api.client() as client:
-        api.wait_ready()
+    with api.client() as client:
         assert put_setting(client, stack.api_token, "failover.warm")[0] == 201
         with old.connect() as connection:
             connection.execute("ALTER SYSTEM SET default_transaction_read_only = on")
