@@ -117,6 +117,18 @@ class Settings(BaseSettings):
     dependency_connect_timeout: float = Field(default=3.0, gt=0)
     request_timeout: float = Field(default=5.0, gt=0)
 
+    @field_validator(
+        "database_sslmode",
+        "database_sslrootcert",
+        "database_sslcert",
+        "database_sslkey",
+        mode="before",
+    )
+    @classmethod
+    def empty_means_unset(cls, value: object) -> object:
+        """An empty value (compose's `${VAR:-}`, a chart's "") leaves libpq its default."""
+        return None if value == "" else value
+
     @field_validator("database_host")
     @classmethod
     def hosts_are_a_list_of_host_port(cls, value: str) -> str:

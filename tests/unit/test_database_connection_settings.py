@@ -83,8 +83,17 @@ def test_tls_variables_are_libpq_parameters(monkeypatch: pytest.MonkeyPatch) -> 
     }
 
 
-def test_without_tls_variables_libpq_keeps_its_default() -> None:
+def test_without_tls_variables_libpq_keeps_its_default(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "sslmode" not in Settings().database_connect_parameters
+    # Deploy artifacts render an unused setting as an empty value: that is "not set" too.
+    for variable in (
+        "DATABASE_SSLMODE",
+        "DATABASE_SSLROOTCERT",
+        "DATABASE_SSLCERT",
+        "DATABASE_SSLKEY",
+    ):
+        monkeypatch.setenv(variable, "")
+    assert get_settings().database_connect_parameters == {"target_session_attrs": "read-write"}
 
 
 def test_the_urls_query_wins_over_the_variables(monkeypatch: pytest.MonkeyPatch) -> None:
