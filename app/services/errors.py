@@ -11,13 +11,12 @@ from contextlib import contextmanager
 
 # Short, topology-free causes for public bodies in production; the full error goes to the log.
 _CAUSES = (
-    ("certificate not trusted", re.compile(r"certificate verify failed", re.IGNORECASE)),
-    # PostgreSQL during a failover: a standby refused a read-write session, or a write (25006).
-    ("no primary (read-only server)", re.compile(r"read-only|hot standby", re.IGNORECASE)),
     ("timeout", re.compile(r"time[d ]?out|deadline", re.IGNORECASE)),
     ("authentication failed", re.compile(r"auth|password|permission|credential", re.IGNORECASE)),
     ("connection refused", re.compile(r"refused|connect call failed", re.IGNORECASE)),
     ("connection lost", re.compile(r"reset|closed|broken pipe|eof|lost", re.IGNORECASE)),
+    # PostgreSQL during a failover: a standby refused a read-write session, or a write (25006).
+    ("no primary (read-only server)", re.compile(r"read-only|hot standby", re.IGNORECASE)),
 )
 
 
@@ -63,8 +62,8 @@ def describe(error: BaseException) -> str:
 
 
 def short_cause(reason: str) -> str:
-    """One of `_CAUSES` (`timeout`, `connection refused`, ...) or `unavailable`: what a public
-    response may say about a failing dependency."""
+    """`timeout`, `authentication failed`, `connection refused`, `connection lost` or
+    `unavailable`: what a public response may say about a failing dependency."""
     for cause, pattern in _CAUSES:
         if pattern.search(reason):
             return cause

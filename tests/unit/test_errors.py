@@ -11,6 +11,15 @@ from app.services.errors import DependencyUnavailableError, describe, short_caus
         ("timeout: no answer within 2s", "timeout"),
         ("RPCError: Timeout expired", "timeout"),
         (
+            "ReadOnlySqlTransaction: cannot execute INSERT in a read-only transaction",
+            "no primary (read-only server)",
+        ),
+        (
+            'OperationalError: connection failed: connection to server at "10.0.0.6", port 5432'
+            " failed: server is in hot standby mode",
+            "no primary (read-only server)",
+        ),
+        (
             'OperationalError: FATAL: password authentication failed for user "x"',
             "authentication failed",
         ),
@@ -24,20 +33,6 @@ from app.services.errors import DependencyUnavailableError, describe, short_caus
         ),
         ("connection lost; reconnecting", "connection lost"),
         ("NoServersError: nats: no servers available for connection", "unavailable"),
-        (
-            'OperationalError: connection failed: connection to server at "10.0.0.5", port 5432'
-            " failed: SSL error: certificate verify failed",
-            "certificate not trusted",
-        ),
-        (
-            "ReadOnlySqlTransaction: cannot execute INSERT in a read-only transaction",
-            "no primary (read-only server)",
-        ),
-        (
-            'OperationalError: connection failed: connection to server at "10.0.0.6", port 5432'
-            " failed: server is in hot standby mode",
-            "no primary (read-only server)",
-        ),
     ],
 )
 def test_short_causes_name_the_kind_of_failure_without_topology(reason: str, cause: str) -> None:
