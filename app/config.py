@@ -181,6 +181,13 @@ class Settings(BaseSettings):
         }
 
     @property
+    def database_sslmode_in_effect(self) -> str | None:
+        """The sslmode libpq gets: DATABASE_URL's query, else DATABASE_SSLMODE; None leaves
+        libpq's default (`prefer`, which falls back to clear text)."""
+        query_mode = make_url(self.database_url).query.get("sslmode")
+        return str(query_mode) if query_mode is not None else self.database_sslmode
+
+    @property
     def temporal_address(self) -> str:
         return f"{self.temporal_host}:{self.temporal_port}"
 

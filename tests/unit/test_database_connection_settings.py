@@ -103,9 +103,20 @@ def test_the_urls_query_wins_over_the_variables(monkeypatch: pytest.MonkeyPatch)
         "DATABASE_URL",
         "postgresql+psycopg://u:p@h/d?sslmode=verify-full&target_session_attrs=primary",
     )
-    arguments = libpq_arguments(get_settings())
+    settings = get_settings()
+    arguments = libpq_arguments(settings)
     assert arguments["sslmode"] == "verify-full"
     assert arguments["target_session_attrs"] == "primary"
+    assert settings.database_sslmode_in_effect == "verify-full"
+
+
+def test_the_sslmode_in_effect_is_the_variables_without_one_in_the_url(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert get_settings().database_sslmode_in_effect is None
+    get_settings.cache_clear()
+    monkeypatch.setenv("DATABASE_SSLMODE", "verify-ca")
+    assert get_settings().database_sslmode_in_effect == "verify-ca"
 
 
 @pytest.mark.parametrize(
