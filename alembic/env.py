@@ -25,7 +25,12 @@ def run_migrations_online() -> None:
     if connection is not None:
         run_on(connection)
         return
-    engine = create_engine(get_settings().database_url, poolclass=pool.NullPool)
+    settings = get_settings()
+    engine = create_engine(
+        settings.database_url,
+        poolclass=pool.NullPool,
+        connect_args=settings.database_connect_parameters,
+    )
     with engine.connect() as new_connection:
         run_on(new_connection)
 

@@ -65,12 +65,49 @@ def read_tls_file(variable: str, path: Path | None) -> bytes | None:
         raise ValueError(f"{variable}: cannot read {path}: {error.strerror or error}") from None
 
 
+# libpq's choices (https://www.postgresql.org/docs/current/libpq-connect.html).
+TargetSessionAttrs = Literal[
+    "any", "read-write", "read-only", "primary", "standby", "prefer-standby"
+]
+SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
+
+
+def split_host_port(entry: str) -> tuple[str, int | None]:
+    """`host`, `host:port`, `[v6]:port` or a bare IPv6 address -> (host, port or None)."""
+    if entry.startswith("["):
+        host, _, rest = entry[1:].partition("]")
+        port_text = rest.removeprefix(":") if rest.startswith(":") else None
+        if rest and port_text is None:
+            raise ValueError(f"{entry!r} is not host, host:port or [IPv6]:port")
+    elif entry.count(":") == 1:
+        host, port_text = entry.split(":")
+    else:  # a name, an IPv4 address, or an IPv6 address without a port
+        host, port_text = entry, None
+    if not host:
+        raise ValueError(f"{entry!r} names no host")
+    if port_text is None:
+        return host, None
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ValueError(f"{entry!r}: the port must be a number from 1 to 65535")
+    return host, int(port_text)
+
+
+def parse_hosts(value: str) -> list[tuple[str, int | None]]:
+    """A comma-separated list of `host` or `host:port` entries (libpq's multi-host form)."""
+    entries = [entry.strip() for entry in value.split(",")]
+    if not all(entries):
+        raise ValueError(f"{value!r} has an empty entry: list hosts as 'a,b' or 'a:5432,b:5433'")
+    return [split_host_port(entry) for entry in entries]
+
+
 class Settings(BaseSettings):
     """One place for configuration; defaults match the compose stack of the README."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
 
-    # PostgreSQL: DATABASE_URL wins over the separate parts.
+    # PostgreSQL: DATABASE_URL wins over the separate parts (and its query over the libpq
+    # parameters below). DATABASE_HOST may list several servers, `a,b` or `a:5432,b:5433`:
+    # libpq tries them in order for one that matches DATABASE_TARGET_SESSION_ATTRS.
     database_url_override: str | None = Field(default=None, alias="DATABASE_URL")
     database_host: str = "db"
     database_port: int = Field(default=5432, ge=1, le=65535)
@@ -81,6 +118,14 @@ class Settings(BaseSettings):
     # Client-side bound on one request's database work (connect, pool checkout, statements):
     # holds even when the server accepts the connection and never answers.
     database_timeout: float = Field(default=3.0, gt=0)
+    # `read-write`: only a primary is used, so a standby listed first (or a promoted one's old
+    # primary coming back as a standby) is skipped.
+    database_target_session_attrs: TargetSessionAttrs = "read-write"
+    # TLS: libpq's sslmode (unset: libpq's default, `prefer`) and certificate files.
+    database_sslmode: SslMode | None = None
+    database_sslrootcert: str | None = None
+    database_sslcert: str | None = None
+    database_sslkey: str | None = None
 
     # Temporal
     temporal_host: str = "temporal"
@@ -163,21 +208,79 @@ class Settings(BaseSettings):
     dependency_connect_timeout: float = Field(default=3.0, gt=0)
     request_timeout: float = Field(default=5.0, gt=0)
 
+    @field_validator(
+        "database_sslmode",
+        "database_sslrootcert",
+        "database_sslcert",
+        "database_sslkey",
+        "temporal_tls_ca_file",
+        "temporal_tls_cert_file",
+        "temporal_tls_key_file",
+        "temporal_tls_server_name",
+        mode="before",
+    )
+    @classmethod
+    def empty_means_unset(cls, value: object) -> object:
+        """An empty value (compose's `${VAR:-}`, a chart's "") is no value at all."""
+        return None if value == "" else value
+
+    @field_validator("database_host")
+    @classmethod
+    def hosts_are_a_list_of_host_port(cls, value: str) -> str:
+        parse_hosts(value)
+        return value
+
     @computed_field  # type: ignore[prop-decorator]
     @property
     def database_url(self) -> str:
-        """The SQLAlchemy URL: DATABASE_URL as given, else built from DATABASE_* parts."""
+        """The SQLAlchemy URL: DATABASE_URL as given, else built from DATABASE_* parts.
+
+        Several hosts go in the query as `host=a,b&port=p,q` (SQLAlchemy's psycopg dialect
+        passes them to libpq as its multi-host lists), a single host in the URL itself.
+        """
         if self.database_url_override:
             return self.database_url_override
+        hosts = [
+            (host, port or self.database_port) for host, port in parse_hosts(self.database_host)
+        ]
         url = URL.create(
             "postgresql+psycopg",
             username=self.database_user,
             password=self.database_password,
-            host=self.database_host,
-            port=self.database_port,
             database=self.database_name,
         )
+        if len(hosts) == 1:
+            url = url.set(host=hosts[0][0], port=hosts[0][1])
+        else:
+            names = ",".join(host for host, _ in hosts)
+            ports = ",".join(str(port) for _, port in hosts)
+            url = url.set(query={"host": names, "port": ports})
         return url.render_as_string(hide_password=False)
+
+    @property
+    def database_connect_parameters(self) -> dict[str, str]:
+        """libpq parameters from DATABASE_TARGET_SESSION_ATTRS and DATABASE_SSL*, for every
+        engine's `connect_args`; one that DATABASE_URL's query sets itself is left to it."""
+        given = make_url(self.database_url).query
+        parameters = {
+            "target_session_attrs": self.database_target_session_attrs,
+            "sslmode": self.database_sslmode,
+            "sslrootcert": self.database_sslrootcert,
+            "sslcert": self.database_sslcert,
+            "sslkey": self.database_sslkey,
+        }
+        return {
+            name: value
+            for name, value in parameters.items()
+            if value is not None and name not in given
+        }
+
+    @property
+    def database_sslmode_in_effect(self) -> str | None:
+        """The sslmode libpq gets: DATABASE_URL's query, else DATABASE_SSLMODE; None leaves
+        libpq's default (`prefer`, which falls back to clear text)."""
+        query_mode = make_url(self.database_url).query.get("sslmode")
+        return str(query_mode) if query_mode is not None else self.database_sslmode
 
     @property
     def temporal_address(self) -> str:
@@ -261,18 +364,6 @@ class Settings(BaseSettings):
             )
         return self
 
-    @field_validator(
-        "temporal_tls_ca_file",
-        "temporal_tls_cert_file",
-        "temporal_tls_key_file",
-        "temporal_tls_server_name",
-        mode="before",
-    )
-    @classmethod
-    def empty_means_unset(cls, value: object) -> object:
-        """`VAR=` (as compose and Helm render an unset optional value) is no value at all."""
-        return None if value == "" else value
-
     @model_validator(mode="after")
     def read_temporal_tls_files(self) -> "Settings":
         """Read the Temporal TLS files now, so a bad path stops the start naming its variable."""
@@ -349,10 +440,11 @@ class Settings(BaseSettings):
 
 
 def host_and_port(entry: str) -> tuple[str, int]:
-    host, separator, port = entry.rpartition(":")
-    if not separator or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    """`host:port` (or `[v6]:port`), the port required."""
+    host, port = split_host_port(entry)
+    if port is None:
         raise ValueError(f"{entry!r} is not host:port")
-    return host, int(port)
+    return host, port
 
 
 def tls_file_problems(prefix: str, ca_file: str, cert_file: str, key_file: str) -> list[str]:

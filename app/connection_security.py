@@ -6,8 +6,6 @@ configure a dependency (another variable) changes one line here.
 
 import logging
 
-from sqlalchemy.engine import make_url
-
 from app.config import Settings
 
 # libpq modes that refuse a plain connection (`prefer` and `allow` fall back to one).
@@ -15,7 +13,7 @@ POSTGRESQL_TLS_MODES = frozenset({"require", "verify-ca", "verify-full"})
 
 
 def _postgresql_uses_tls(settings: Settings) -> bool:
-    return make_url(settings.database_url).query.get("sslmode") in POSTGRESQL_TLS_MODES
+    return settings.database_sslmode_in_effect in POSTGRESQL_TLS_MODES
 
 
 def _redis_uses_tls(settings: Settings) -> bool:

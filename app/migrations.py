@@ -42,11 +42,13 @@ class DatabaseUnavailableError(RuntimeError):
 
 
 def make_engine(settings: Settings) -> Engine:
+    """An engine for the wait and the migrations; with DATABASE_TARGET_SESSION_ATTRS'
+    default (`read-write`) it reaches the primary only, and so does the advisory lock."""
     connect_timeout = max(1, round(settings.dependency_connect_timeout))
     return create_engine(
         settings.database_url,
         poolclass=pool.NullPool,
-        connect_args={"connect_timeout": connect_timeout},
+        connect_args={**settings.database_connect_parameters, "connect_timeout": connect_timeout},
     )
 
 

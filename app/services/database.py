@@ -3,11 +3,20 @@
 Every request's database work runs through `DatabaseService.run`, so a server that accepts
 connections but never answers (frozen, partitioned) costs a request at most DATABASE_TIMEOUT,
 whether it hangs in connect, pool checkout or a statement.
+
+Failover: new connections go to a primary only (DATABASE_TARGET_SESSION_ATTRS, `read-write`
+by default, checked by libpq on each listed host). A pooled connection whose server turned
+read-only under it (SQLSTATE 25006: the old primary of a failover, behind an address that
+stayed) is treated as a lost connection: the request gets a 503 naming postgresql and the
+whole pool is discarded, so the next request connects to the primary again.
 """
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy import event
+from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -18,12 +27,35 @@ from sqlalchemy.ext.asyncio import (
 
 from app.config import Settings
 from app.services.deadline import within
-from app.services.errors import unavailable_on
+from app.services.errors import DependencyUnavailableError, describe, unavailable_on
 from app.tracing import instrument_engine
 
 # Only failures of the server or the connection are an outage; a statement PostgreSQL rejects
 # is a bug or an unvalidated input.
 CONNECTION_ERRORS = (OperationalError, InterfaceError, PoolTimeoutError)
+# SQLSTATE of "cannot execute ... in a read-only transaction": the server is no primary (now).
+READ_ONLY_SQL_TRANSACTION = "25006"
+
+
+def discard_connections_to_a_read_only_server(context: ExceptionContext) -> None:
+    """SQLAlchemy's `handle_error` hook: a write refused as read-only counts as a disconnect,
+    so SQLAlchemy invalidates the connection and the pool (every connection made before)."""
+    if getattr(context.original_exception, "sqlstate", None) == READ_ONLY_SQL_TRANSACTION:
+        context.is_disconnect = True
+        context.invalidate_pool_on_disconnect = True
+
+
+@contextmanager
+def postgresql_outage() -> Iterator[None]:
+    """Inside the block, a connection failure, or any error after which SQLAlchemy discarded
+    the connection (see above), is DependencyUnavailableError("postgresql", ...)."""
+    try:
+        with unavailable_on("postgresql", *CONNECTION_ERRORS):
+            yield
+    except DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+        raise DependencyUnavailableError("postgresql", describe(error)) from error
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -36,11 +68,13 @@ def create_engine(settings: Settings) -> AsyncEngine:
         max_overflow=10,
         pool_timeout=settings.database_timeout,
         connect_args={
+            **settings.database_connect_parameters,
             "connect_timeout": max(1, round(settings.dependency_connect_timeout)),
             "options": f"-c statement_timeout={statement_timeout_ms}",
             "application_name": settings.otel_service_name,
         },
     )
+    event.listen(engine.sync_engine, "handle_error", discard_connections_to_a_read_only_server)
     instrument_engine(engine)  # statement spans when tracing is on (app.tracing)
     return engine
 
@@ -57,7 +91,7 @@ class DatabaseService:
         silent server is "postgresql unavailable"."""
 
         async def in_session() -> T:
-            with unavailable_on("postgresql", *CONNECTION_ERRORS):
+            with postgresql_outage():
                 async with self._sessions() as session:
                     return await work(session)
 
@@ -71,7 +105,7 @@ class DatabaseService:
                 autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
                 await autocommit.exec_driver_sql("SELECT 1")
 
-        with unavailable_on("postgresql", *CONNECTION_ERRORS):
+        with postgresql_outage():
             await select_one()
 
     async def close(self) -> None:

@@ -20,6 +20,8 @@ _CAUSES = (
     ("authentication failed", re.compile(r"auth|password|permission|credential", re.IGNORECASE)),
     ("connection refused", re.compile(r"refused|connect call failed", re.IGNORECASE)),
     ("connection lost", re.compile(r"reset|closed|broken pipe|eof|lost", re.IGNORECASE)),
+    # PostgreSQL during a failover: a standby refused a read-write session, or a write (25006).
+    ("no primary (read-only server)", re.compile(r"read-only|hot standby", re.IGNORECASE)),
 )
 
 

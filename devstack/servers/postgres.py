@@ -7,6 +7,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import psutil
 import psycopg
 from psycopg import sql
 
@@ -48,30 +49,78 @@ def bin_dir() -> Path:
     return copy / "bin"
 
 
+def library_dir() -> Path:
+    """The wheel's own libraries: its walreceiver (a standby) must load the wheel's libpq, not
+    an older system one that lacks its connection options (`sslnegotiation`)."""
+    return bin_dir().parent / "lib"
+
+
+def server_environment() -> dict[str, str]:
+    return {"LD_LIBRARY_PATH": str(library_dir())}
+
+
 def data_dir(config: StackConfig) -> Path:
     return config.path("postgresql", "data")
 
 
-def stop_orphaned_backends(config: StackConfig) -> None:
+def stop_orphaned_backends(data: Path) -> None:
     """A killed postmaster leaves its backends alive for a moment, still holding the data
     directory's shared memory and lock file; a new postmaster refuses to start beside them.
     They run with the data directory as their working directory."""
-    orphans = process.processes_in(data_dir(config).resolve(), "postgres")
+    orphans = process.processes_in(data.resolve(), "postgres")
     if orphans:
         print(f"      ending {len(orphans)} PostgreSQL process(es) left by a crash", flush=True)
         process.kill_and_wait(orphans)
 
 
-def prepare(config: StackConfig) -> None:
-    data = data_dir(config)
-    if (data / "PG_VERSION").exists():
-        stop_orphaned_backends(config)
+def lock_file_holder(data: Path) -> int | None:
+    """The PID that `postmaster.pid` names (its first line), if the file exists and names one."""
+    try:
+        first_line = (data / "postmaster.pid").read_text().split("\n", 1)[0].strip()
+    except OSError:
+        return None
+    return int(first_line) if first_line.isdigit() else None
+
+
+def is_running_postgres(pid: int) -> bool:
+    """True when `pid` is a live (not zombie) PostgreSQL server process."""
+    try:
+        found = psutil.Process(pid)
+        if found.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return bool(found.name() == "postgres")
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.AccessDenied:
+        return True  # cannot tell: let PostgreSQL's own check decide
+
+
+def remove_stale_lock_file(data: Path) -> None:
+    """A `postmaster.pid` naming a zombie (a killed postmaster its parent has not reaped yet;
+    forever under a PID 1 that never reaps) or a process that is not PostgreSQL (its PID reused)
+    is a crash's leftover. PostgreSQL itself only asks whether the PID exists, and refuses to
+    start ("lock file ... already exists. Is another postmaster running?")."""
+    holder = lock_file_holder(data)
+    if holder is None or is_running_postgres(holder):
         return
+    print(f"      removing postmaster.pid left by a crash (pid {holder} is gone)", flush=True)
+    (data / "postmaster.pid").unlink(missing_ok=True)
+
+
+def recover_after_crash(data: Path) -> None:
+    """What a crashed server leaves in its data directory, cleared before it starts again."""
+    stop_orphaned_backends(data)
+    remove_stale_lock_file(data)
+
+
+def initdb(data: Path) -> None:
+    """A new cluster in `data` (its parent must exist), owned by the user the server runs as;
+    the app's user with its password, scram-sha-256 for every connection."""
     data.mkdir(parents=True, exist_ok=True)
-    password_file = config.path("postgresql", "initdb-password")
+    password_file = data.parent / "initdb-password"
     password_file.write_text(DATABASE_PASSWORD + "\n")
     if running_as_root():
-        chown_to_unprivileged(config.path("postgresql"), data, password_file)
+        chown_to_unprivileged(data.parent, data, password_file)
         check_reachable_by_unprivileged_user(data)
     data.chmod(0o700)
     result = subprocess.run(
@@ -101,6 +150,14 @@ def prepare(config: StackConfig) -> None:
         raise StackError(f"initdb failed:\n{result.stdout}\n{result.stderr}")
 
 
+def prepare(config: StackConfig) -> None:
+    data = data_dir(config)
+    if (data / "PG_VERSION").exists():
+        recover_after_crash(data)
+        return
+    initdb(data)
+
+
 def check_reachable_by_unprivileged_user(path: Path) -> None:
     if not unprivileged_can(["-w", str(path)]):
         raise StackError(
@@ -110,20 +167,29 @@ def check_reachable_by_unprivileged_user(path: Path) -> None:
         )
 
 
+def server_command(
+    data: Path, port: int, socket_dir: Path | None = None, **settings: str
+) -> list[str]:
+    """`postgres` on loopback `port`; its Unix socket in `socket_dir` (none without one) and
+    `settings` as `-c name=value`."""
+    command = [
+        bin_path("postgres"),
+        "-D",
+        str(data),
+        "-h",
+        HOST,
+        "-p",
+        str(port),
+        "-k",
+        str(socket_dir) if socket_dir is not None else "",
+    ]
+    for name, value in settings.items():
+        command += ["-c", f"{name}={value}"]
+    return as_unprivileged(command)
+
+
 def command(config: StackConfig) -> list[str]:
-    return as_unprivileged(
-        [
-            bin_path("postgres"),
-            "-D",
-            str(data_dir(config)),
-            "-h",
-            HOST,
-            "-p",
-            str(config.ports["postgresql"]),
-            "-k",
-            "",
-        ]
-    )
+    return server_command(data_dir(config), config.ports["postgresql"])
 
 
 def connect(config: StackConfig, dbname: str) -> psycopg.Connection:
@@ -160,4 +226,5 @@ SERVICE = Service(
     stop_signal=signal.SIGINT,  # PostgreSQL's "fast" shutdown
     prepare=prepare,
     after_start=create_database,
+    environment=lambda config: server_environment(),
 )

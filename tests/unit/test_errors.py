@@ -11,6 +11,15 @@ from app.services.errors import DependencyUnavailableError, describe, short_caus
         ("timeout: no answer within 2s", "timeout"),
         ("RPCError: Timeout expired", "timeout"),
         (
+            "ReadOnlySqlTransaction: cannot execute INSERT in a read-only transaction",
+            "no primary (read-only server)",
+        ),
+        (
+            'OperationalError: connection failed: connection to server at "10.0.0.6", port 5432'
+            " failed: server is in hot standby mode",
+            "no primary (read-only server)",
+        ),
+        (
             'OperationalError: FATAL: password authentication failed for user "x"',
             "authentication failed",
         ),
