@@ -98,10 +98,11 @@ dev: ## the API from this working copy with auto-reload on DEV_PORT (8001), agai
 test: setup-dev ## run every test against a stack of its own (beside a running `make up`)
 	$(PY) -m pytest --cov --cov-report=term-missing:skip-covered $(PYTEST_ARGS)
 
-lint: setup-dev ## ruff and mypy
+lint: setup-dev ## ruff, mypy, and squawk over the SQL of every migration
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(PY) -m devstack.migration_lint
 
 bench: setup-dev ## run the benchmarks and write bench/RESULTS.md
 	$(PY) -m bench

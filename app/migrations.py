@@ -1,8 +1,12 @@
-"""Wait for PostgreSQL and bring its schema to head, safely with many replicas starting at once.
+"""Wait for PostgreSQL and bring its schema to head, safely with many replicas starting at once
+and with the previous release still serving.
 
 Both waits are bounded by DATABASE_WAIT_TIMEOUT and logged: the wait for the server is
 tenacity's retry of `SELECT 1`, the wait for another replica's migration is PostgreSQL's own
-(a blocking `pg_advisory_lock` under `lock_timeout`).
+(a blocking `pg_advisory_lock` under `lock_timeout`). The migrations themselves run under
+MIGRATION_LOCK_TIMEOUT and MIGRATION_STATEMENT_TIMEOUT; one stopped by its lock timeout (a long
+transaction holds the table) is retried MIGRATION_LOCK_RETRIES times, each retry logged, then
+fails naming the bound, instead of queueing every query on the table behind it.
 """
 
 import logging
@@ -13,7 +17,15 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, pool, select, text
 from sqlalchemy.exc import OperationalError
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_delay
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_fixed,
+)
 
 from alembic import command
 from app import __version__
@@ -39,6 +51,44 @@ LOCK_NOT_AVAILABLE = "55P03"
 
 class DatabaseUnavailableError(RuntimeError):
     """PostgreSQL did not accept connections within the allowed time."""
+
+
+class MigrationLockTimeoutError(TimeoutError):
+    """A migration could not take its table lock within MIGRATION_LOCK_TIMEOUT, retries included."""
+
+
+def _milliseconds(seconds: float) -> str:
+    # 0 would mean no bound at all: at least one millisecond.
+    return f"{max(1, round(seconds * 1000))}ms"
+
+
+def migration_timeouts(settings: Settings) -> dict[str, str]:
+    """The session settings every migration runs under, as PostgreSQL values."""
+    return {
+        "lock_timeout": _milliseconds(settings.migration_lock_timeout),
+        "statement_timeout": _milliseconds(settings.migration_statement_timeout),
+    }
+
+
+def set_migration_timeouts(connection: Connection, settings: Settings) -> None:
+    """Set the migration timeouts for this session (until `reset_migration_timeouts`)."""
+    for name, value in migration_timeouts(settings).items():
+        connection.execute(
+            text("SELECT set_config(:name, :value, false)"), {"name": name, "value": value}
+        )
+    connection.commit()
+
+
+def reset_migration_timeouts(connection: Connection) -> None:
+    connection.execute(text("RESET lock_timeout"))
+    connection.execute(text("RESET statement_timeout"))
+    connection.commit()
+
+
+def is_lock_timeout(error: BaseException) -> bool:
+    return isinstance(error, OperationalError) and (
+        getattr(error.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE
+    )
 
 
 def make_engine(settings: Settings) -> Engine:
@@ -148,7 +198,7 @@ def acquire_migration_lock(connection: Connection, timeout: float) -> None:
         extra={"timeout_s": timeout},
     )
     # lock_timeout = 0 would mean no bound at all: at least one millisecond.
-    lock_timeout = f"{max(1, round(timeout * 1000))}ms"
+    lock_timeout = _milliseconds(timeout)
     try:
         connection.execute(
             text("SELECT set_config('lock_timeout', :lock_timeout, true)"),
@@ -164,6 +214,52 @@ def acquire_migration_lock(connection: Connection, timeout: float) -> None:
         raise
     connection.commit()
     logger.info("migration lock acquired")
+
+
+def upgrade_with_retries(connection: Connection, config: Config, settings: Settings) -> None:
+    """`alembic upgrade head`, tried again while a revision's lock wait hits its lock_timeout.
+
+    Each revision commits on its own (alembic/env.py), so a retry resumes at the revision that
+    could not take its lock; between two tries the other sessions' queued queries run.
+    """
+    timeout = settings.migration_lock_timeout
+    attempts = settings.migration_lock_retries + 1
+
+    def upgrade() -> None:
+        try:
+            command.upgrade(config, "head")
+            connection.commit()
+        except BaseException:
+            connection.rollback()
+            raise
+
+    def log_lock_timeout(state: RetryCallState) -> None:
+        logger.warning(
+            "migration could not take its lock within MIGRATION_LOCK_TIMEOUT; retrying",
+            extra={
+                "attempt": state.attempt_number,
+                "attempts": attempts,
+                "lock_timeout_s": timeout,
+                "error": _reason(state.outcome.exception() if state.outcome else None),
+            },
+        )
+
+    try:
+        Retrying(
+            retry=retry_if_exception(is_lock_timeout),
+            stop=stop_after_attempt(attempts),
+            wait=wait_fixed(timeout),
+            before_sleep=log_lock_timeout,
+            reraise=True,
+        )(upgrade)
+    except OperationalError as error:
+        if not is_lock_timeout(error):
+            raise
+        raise MigrationLockTimeoutError(
+            f"migration could not take its lock within MIGRATION_LOCK_TIMEOUT={timeout:g}s "
+            f"in {attempts} attempt(s): a long transaction holds a lock on the table "
+            f"({_reason(error)}); end that transaction, or migrate again later"
+        ) from None
 
 
 def migrate(settings: Settings) -> str:
@@ -186,12 +282,14 @@ def migrate(settings: Settings) -> str:
                     return "already at head"
                 logger.info("applying migrations", extra={"revision": head})
                 config.attributes["connection"] = connection
-                command.upgrade(config, "head")
-                connection.commit()
+                config.attributes["settings"] = settings
+                upgrade_with_retries(connection, config, settings)
                 record_platform_version(connection)
                 logger.info("migrations applied", extra={"revision": head})
                 return "upgraded"
             finally:
+                connection.rollback()
+                reset_migration_timeouts(connection)
                 connection.execute(text("SELECT pg_advisory_unlock_all()"))
                 connection.commit()
     finally:

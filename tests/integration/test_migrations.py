@@ -1,6 +1,7 @@
 """Migrations through entrypoint.py: fresh, repeated, four replicas at once, and a database
 that never comes up; the migration lock's wait in PostgreSQL and its bound; the one writer
-of system_settings."""
+of system_settings; pytest-alembic's standard checks (single head, upgrade, up/down round trip,
+models match the migrated schema); a migration facing a long transaction that holds its table."""
 
 import logging
 import os
@@ -17,17 +18,26 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import text
+from pytest_alembic.tests import (  # noqa: F401 - pytest collects the imported tests
+    test_model_definitions_match_ddl,
+    test_single_head_revision,
+    test_up_down_consistency,
+    test_upgrade,
+)
+from sqlalchemy import Engine, create_engine, pool, text
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
+from alembic import command
 from app import __version__
 from app.config import Settings
 from app.migrations import (
     MIGRATION_LOCK_KEY,
+    MigrationLockTimeoutError,
     acquire_migration_lock,
     alembic_config,
     head_revision,
     make_engine,
+    migrate,
 )
 from app.models import Base, upsert_setting
 from app.models.system import PLATFORM_VERSION_DESCRIPTION
@@ -44,6 +54,14 @@ def empty_database(stack: StackConfig) -> Iterator[str]:
     yield stack.database_url.rsplit("/", 1)[0] + f"/{name}"
     with postgres_connect(stack, "postgres") as connection:
         connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def alembic_engine(empty_database: str) -> Iterator[Engine]:
+    """pytest-alembic's checks run on an empty database of the stack's PostgreSQL."""
+    engine = create_engine(empty_database, poolclass=pool.NullPool)
+    yield engine
+    engine.dispose()
 
 
 def migrate_only(database_url: str, **extra_env: str) -> subprocess.Popen[str]:
@@ -295,4 +313,91 @@ def test_installed_sbs_migrate_migrates(empty_database: str, tmp_path: Path) -> 
     )
     assert migrated.returncode == 0, migrated.stdout + migrated.stderr
     assert "migrations applied" in migrated.stdout
+    assert schema_state(empty_database) == ([head_revision(alembic_config())], __version__)
+
+
+# The last revision of release 1.0.0; the next one (1.1.0) alters system_settings.
+RELEASE_1_0_0_HEAD = "20251107000000"
+LOCK_TIMEOUT = 1.0
+LOCK_RETRIES = 2
+
+
+def upgrade_to(database_url: str, revision: str) -> None:
+    engine = make_engine(Settings(DATABASE_URL=database_url))
+    try:
+        with engine.connect() as connection:
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+            connection.commit()
+    finally:
+        engine.dispose()
+
+
+def test_a_migration_behind_a_long_transaction_fails_within_its_lock_timeout(
+    empty_database: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A session of the previous release holds ACCESS SHARE on system_settings in an open
+    transaction: the 1.1.0 migration's ALTER TABLE waits at most MIGRATION_LOCK_TIMEOUT per
+    attempt, is retried MIGRATION_LOCK_RETRIES times (each logged), then fails naming the bound;
+    meanwhile the other sessions' reads of the table never wait longer than that bound."""
+    caplog.set_level(logging.INFO, logger="app.migrations")
+    upgrade_to(empty_database, RELEASE_1_0_0_HEAD)
+    settings = Settings(
+        DATABASE_URL=empty_database,
+        MIGRATION_LOCK_TIMEOUT=str(LOCK_TIMEOUT),
+        MIGRATION_LOCK_RETRIES=str(LOCK_RETRIES),
+    )
+    outcome: list[BaseException | str] = []
+    read_seconds: list[float] = []
+
+    def run_migration() -> None:
+        try:
+            outcome.append(migrate(settings))
+        except BaseException as error:
+            outcome.append(error)
+
+    def read_while_migrating(migration: threading.Thread) -> None:
+        with psycopg.connect(plain(empty_database), connect_timeout=5, autocommit=True) as reader:
+            # Its own bound, far above the one under test: a read never hangs this test.
+            reader.execute("SET statement_timeout = '20s'")
+            while migration.is_alive():
+                started = time.monotonic()
+                reader.execute("SELECT count(*) FROM system_settings").fetchone()
+                read_seconds.append(time.monotonic() - started)
+
+    with psycopg.connect(plain(empty_database), connect_timeout=5) as holder:
+        holder.execute("SELECT count(*) FROM system_settings").fetchone()  # ACCESS SHARE, kept
+        started = time.monotonic()
+        migration = threading.Thread(target=run_migration, daemon=True)
+        migration.start()
+        reader = threading.Thread(target=read_while_migrating, args=(migration,), daemon=True)
+        reader.start()
+        migration.join(60)
+        elapsed = time.monotonic() - started
+        assert not migration.is_alive(), "the migration did not stop at its lock timeout"
+        reader.join(30)
+        holder.rollback()
+
+    assert len(outcome) == 1, outcome
+    assert isinstance(outcome[0], MigrationLockTimeoutError), outcome
+    assert "within MIGRATION_LOCK_TIMEOUT=1s in 3 attempt(s)" in str(outcome[0])
+    assert "LockNotAvailable" in str(outcome[0])
+    # Three lock waits of 1 s and two pauses of 1 s between them; room for a loaded machine.
+    attempts = LOCK_RETRIES + 1
+    assert attempts * LOCK_TIMEOUT <= elapsed < 2 * attempts * LOCK_TIMEOUT + 6
+    retries = [
+        record
+        for record in caplog.records
+        if record.getMessage().startswith("migration could not take its lock")
+    ]
+    assert [getattr(record, "attempt", None) for record in retries] == [1, 2]
+    # Reads queued behind the waiting ALTER (so the test saw the queue) but never for longer
+    # than the lock timeout (plus scheduling slack on a busy 2-core machine).
+    assert max(read_seconds) > LOCK_TIMEOUT / 2, read_seconds
+    assert max(read_seconds) < LOCK_TIMEOUT + 1.0, read_seconds
+    assert schema_state(empty_database)[0] == [RELEASE_1_0_0_HEAD]
+
+    # The transaction ended: the same migration now goes through.
+    assert migrate(settings) == "upgraded"
     assert schema_state(empty_database) == ([head_revision(alembic_config())], __version__)
