@@ -10,6 +10,7 @@ fails naming the bound, instead of queueing every query on the table behind it.
 """
 
 import logging
+import time
 from pathlib import Path
 
 from alembic.config import Config
@@ -47,6 +48,9 @@ MIGRATION_LOCK_KEY = 0x5342534D49475200
 DATABASE_POLL_SECONDS = 1.0
 # PostgreSQL's answer to a lock wait cut short by lock_timeout.
 LOCK_NOT_AVAILABLE = "55P03"
+DEADLOCK_DETECTED = "40P01"
+# The longest single wait for the migration lock (below PostgreSQL's deadlock_timeout, 1 s).
+WAIT_SLICE_SECONDS = 0.5
 
 
 class DatabaseUnavailableError(RuntimeError):
@@ -86,8 +90,9 @@ def reset_migration_timeouts(connection: Connection) -> None:
 
 
 def is_lock_timeout(error: BaseException) -> bool:
+    """A lock wait cut short by lock_timeout, or by PostgreSQL breaking a deadlock."""
     return isinstance(error, OperationalError) and (
-        getattr(error.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE
+        getattr(error.orig, "sqlstate", None) in (LOCK_NOT_AVAILABLE, DEADLOCK_DETECTED)
     )
 
 
@@ -188,6 +193,10 @@ def acquire_migration_lock(connection: Connection, timeout: float) -> None:
     The wait is a blocking `pg_advisory_lock` under `lock_timeout` (SET LOCAL: it bounds this
     one statement and ends with its transaction, never the migrations that follow), so the
     lock passes on the moment its holder lets go. Raises TimeoutError after `timeout` seconds.
+
+    It waits in slices of at most WAIT_SLICE_SECONDS, each a new transaction: a waiting
+    statement holds a snapshot, and the holder's `CREATE INDEX CONCURRENTLY` waits for every
+    older snapshot, so one endless wait would be a deadlock between the two.
     """
     key = {"key": MIGRATION_LOCK_KEY}
     if connection.execute(text("SELECT pg_try_advisory_lock(:key)"), key).scalar_one():
@@ -197,22 +206,33 @@ def acquire_migration_lock(connection: Connection, timeout: float) -> None:
         "another replica is migrating; waiting for the migration lock",
         extra={"timeout_s": timeout},
     )
-    # lock_timeout = 0 would mean no bound at all: at least one millisecond.
-    lock_timeout = _milliseconds(timeout)
+    started = time.monotonic()
+
+    def wait_one_slice() -> None:
+        remaining = timeout - (time.monotonic() - started)
+        try:
+            connection.execute(
+                text("SELECT set_config('lock_timeout', :lock_timeout, true)"),
+                {"lock_timeout": _milliseconds(max(0.0, min(remaining, WAIT_SLICE_SECONDS)))},
+            )
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), key)
+        except BaseException:
+            connection.rollback()
+            raise
+        connection.commit()
+
     try:
-        connection.execute(
-            text("SELECT set_config('lock_timeout', :lock_timeout, true)"),
-            {"lock_timeout": lock_timeout},
-        )
-        connection.execute(text("SELECT pg_advisory_lock(:key)"), key)
+        Retrying(
+            retry=retry_if_exception(is_lock_timeout),
+            stop=stop_after_delay(timeout),
+            reraise=True,
+        )(wait_one_slice)
     except OperationalError as error:
-        connection.rollback()
-        if getattr(error.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+        if is_lock_timeout(error):
             raise TimeoutError(
                 f"migration lock still held by another process after {timeout:.0f}s"
             ) from None
         raise
-    connection.commit()
     logger.info("migration lock acquired")
 
 
