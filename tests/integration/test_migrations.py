@@ -43,6 +43,7 @@ from app.models import Base, upsert_setting
 from app.models.system import PLATFORM_VERSION_DESCRIPTION
 from devstack.config import DATABASE_NAME, PROJECT_ROOT, StackConfig
 from devstack.servers.postgres import connect as postgres_connect
+from tests.releases import checked_out, releases
 
 
 @pytest.fixture
@@ -400,4 +401,29 @@ def test_a_migration_behind_a_long_transaction_fails_within_its_lock_timeout(
 
     # The transaction ended: the same migration now goes through.
     assert migrate(settings) == "upgraded"
+    assert schema_state(empty_database) == ([head_revision(alembic_config())], __version__)
+
+
+def test_upgrade_from_the_previous_release(empty_database: str, tmp_path: Path) -> None:
+    """The previous release (its recorded commit, checked out) migrates an empty database to
+    its schema; this release then upgrades it in place and records its version."""
+    previous = releases()[-2]
+    with checked_out(previous, tmp_path) as old_release:
+        old = subprocess.run(
+            [sys.executable, str(old_release / "entrypoint.py"), "--migrate-only"],
+            env={**os.environ, "DATABASE_URL": empty_database, "LOG_FORMAT": "json"},
+            cwd=old_release,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert old.returncode == 0, old.stdout + old.stderr
+    old_revisions, old_version = schema_state(empty_database)
+    assert old_version == previous.version
+    assert old_revisions != [head_revision(alembic_config())]
+
+    new = migrate_only(empty_database)
+    output, _ = new.communicate(timeout=120)
+    assert new.returncode == 0, output
     assert schema_state(empty_database) == ([head_revision(alembic_config())], __version__)
