@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 from pytest_alembic.tests import (  # noqa: F401 - pytest collects the imported tests
@@ -43,7 +44,9 @@ from app.models import Base, upsert_setting
 from app.models.system import PLATFORM_VERSION_DESCRIPTION
 from devstack.config import DATABASE_NAME, PROJECT_ROOT, StackConfig
 from devstack.servers.postgres import connect as postgres_connect
+from tests.integration.helpers import start_api_in
 from tests.releases import checked_out, releases
+from tests.waiting import wait_for
 
 
 @pytest.fixture
@@ -427,3 +430,84 @@ def test_upgrade_from_the_previous_release(empty_database: str, tmp_path: Path) 
     output, _ = new.communicate(timeout=120)
     assert new.returncode == 0, output
     assert schema_state(empty_database) == ([head_revision(alembic_config())], __version__)
+
+
+def test_the_previous_release_serves_while_this_one_migrates(
+    stack: StackConfig, empty_database: str, tmp_path: Path
+) -> None:
+    """The previous release's API (its recorded commit) serves writes and reads under a steady
+    load while this release's migration runs on its database, and after it: no request fails,
+    every acknowledged write is stored, and its new writes get the new column's default."""
+    previous = releases()[-2]
+    failures: list[str] = []
+    acknowledged: list[str] = []
+    migrated = threading.Event()
+    after_migration = 0
+    with checked_out(previous, tmp_path) as old_release:
+        old = subprocess.run(
+            [sys.executable, str(old_release / "entrypoint.py"), "--migrate-only"],
+            env={**os.environ, "DATABASE_URL": empty_database, "LOG_FORMAT": "json"},
+            cwd=old_release,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert old.returncode == 0, old.stdout + old.stderr
+        old_api = start_api_in(old_release, stack, "run_api.py", {"DATABASE_URL": empty_database})
+        try:
+            old_api.wait_ready()
+            headers = {"Authorization": f"Bearer {stack.api_token}"}
+
+            def load() -> None:
+                nonlocal after_migration
+                with old_api.client(timeout=10) as client:
+                    # Bounded: at most 2000 writes, and it stops 100 writes after the migration.
+                    for number in range(2000):
+                        key = f"rolling.k{number}"
+                        try:
+                            put = client.put(
+                                f"/settings/{key}", json={"value": number}, headers=headers
+                            )
+                            got = client.get(f"/settings/{key}")
+                        except httpx.HTTPError as error:
+                            failures.append(f"{key}: {error!r}")
+                            continue
+                        if put.status_code != 201 or got.status_code != 200:
+                            failures.append(f"{key}: PUT {put.status_code} GET {got.status_code}")
+                            continue
+                        acknowledged.append(key)
+                        if migrated.is_set():
+                            after_migration += 1
+                            if after_migration >= 100:
+                                return
+
+            loader = threading.Thread(target=load, daemon=True)
+            loader.start()
+            assert wait_for(lambda: len(acknowledged) >= 20, 60, "load on the old release") >= 0
+            new = migrate_only(empty_database)
+            output, _ = new.communicate(timeout=120)
+            migrated.set()
+            assert new.returncode == 0, output
+            assert "migrations applied" in output
+            loader.join(120)
+            assert not loader.is_alive(), "the load did not finish"
+            version = old_api.client().get("/version").json()["version"]
+        finally:
+            old_api.stop()
+            old_api.log.unlink(missing_ok=True)
+
+    assert version == previous.version
+    assert failures == []
+    assert after_migration == 100
+    with psycopg.connect(plain(empty_database), connect_timeout=5) as connection:
+        stored = {
+            key: created
+            for key, created in connection.execute(
+                "SELECT key, created_at IS NOT NULL FROM system_settings WHERE key LIKE 'rolling.%'"
+            )
+        }
+    assert set(stored) == set(acknowledged)
+    # Written by the old release after the migration: the new column's default filled it.
+    assert all(stored[key] for key in acknowledged[-100:])
+    print(f"old release: {len(acknowledged)} acknowledged writes, 0 failed, 100 after migrating")
