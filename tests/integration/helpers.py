@@ -106,7 +106,7 @@ def start_api_in(
     root: Path, stack: StackConfig, script: str, variables: dict[str, str]
 ) -> ApiProcess:
     """`start_api` from the checkout at `root` (another release's, say)."""
-    port = free_ports(1)[0]
+    port = int(variables.get("API_PORT") or free_ports(1)[0])
     environment = {
         **os.environ,
         **stack.app_environment(),
