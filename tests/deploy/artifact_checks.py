@@ -1153,6 +1153,70 @@ def check_ansible(root: Path) -> Problems:
                 config_text = render_jinja(template.read_text(), values)
                 rendered = rendered[:1] + rendered[2:]
             problems += redis_problems(f"ansible {role} command", rendered[1:], config_text)
+    problems += postgresql_backup_problems(ansible_dir, tasks)
+    return problems
+
+
+def postgresql_backup_problems(
+    ansible_dir: Path, tasks: list[tuple[Path, dict[str, Any]]]
+) -> Problems:
+    """The postgresql role's backups fit together: the server archives its WAL into a directory
+    mounted from postgresql_backup_dir, the backup script (shellcheck-clean) takes a base backup
+    with a manifest, verifies it before keeping it and cleans the archive, and cron runs it."""
+    where = "ansible postgresql backups"
+    values = role_variables(ansible_dir, "postgresql")
+    role_tasks = [task for path, task in tasks if "/roles/postgresql/" in str(path)]
+    container: dict[str, Any] = next(
+        (t["community.docker.docker_container"] for t in role_tasks
+         if "community.docker.docker_container" in t),
+        {},
+    )  # fmt: skip
+    command = [render_jinja(str(word), values) for word in container.get("command") or []]
+    settings = dict(
+        word.split("=", 1) for word in command if "=" in word and not word.startswith("-")
+    )
+    problems: Problems = []
+    if settings.get("archive_mode") != "on":
+        problems.append(f"{where}: the server does not run with archive_mode=on")
+    mounts = {}
+    for volume in container.get("volumes") or []:
+        source, _, target = render_jinja(str(volume), values).partition(":")
+        mounts[target.split(":")[0]] = source
+    backup_mounts = [t for t, source in mounts.items() if source == values["postgresql_backup_dir"]]
+    archive_to = re.search(r"cp %p (\S+)/%f", settings.get("archive_command", ""))
+    if archive_to is None:
+        problems.append(f"{where}: archive_command copies no segment into a directory")
+    elif not any(archive_to.group(1).startswith(mount + "/") for mount in backup_mounts):
+        problems.append(
+            f"{where}: archive_command writes {archive_to.group(1)}, not under a volume of "
+            f"postgresql_backup_dir ({sorted(mounts)})"
+        )
+    template = ansible_dir / "roles/postgresql/templates/sbs-postgresql-backup.sh.j2"
+    script = render_jinja(template.read_text(), values)
+    with tempfile.NamedTemporaryFile("w", suffix=".sh", delete=False) as rendered:
+        rendered.write(script)
+    checked = run([str(BIN / "shellcheck"), "--shell=bash", rendered.name])
+    Path(rendered.name).unlink()
+    if checked.returncode != 0:
+        problems.append(f"{where}: shellcheck: {checked.stdout.strip()[-300:]}")
+    steps = ("pg_basebackup", "--manifest-checksums", "pg_verifybackup", "mv ", "pg_archivecleanup")
+    positions = [script.find(step) for step in steps]
+    if -1 in positions or positions != sorted(positions):
+        problems.append(f"{where}: the script must run, in order, {', '.join(steps)}")
+    for path in re.findall(r"(/backups/\w+)", script):
+        if not any(path.startswith(mount + "/") or path == mount for mount in backup_mounts):
+            problems.append(f"{where}: the script uses {path}, not under the backup volume")
+    installed = [
+        t["ansible.builtin.template"] for t in role_tasks if "ansible.builtin.template" in t
+    ]
+    scheduled = [t["ansible.builtin.cron"] for t in role_tasks if "ansible.builtin.cron" in t]
+    script_path = values["postgresql_backup_script"]
+    if not any(render_jinja(str(t.get("dest")), values) == script_path for t in installed):
+        problems.append(f"{where}: no task installs the backup script at {script_path}")
+    if not any(script_path in render_jinja(str(t.get("job")), values) for t in scheduled):
+        problems.append(f"{where}: no cron job runs {script_path}")
+    if int(values["postgresql_backup_keep"]) < 1:
+        problems.append(f"{where}: postgresql_backup_keep must keep at least one base backup")
     return problems
 
 

@@ -194,9 +194,70 @@ CONNECTION_MUTATIONS = (
     ),
 )
 
+# Issue 25: the postgresql role's WAL archiving and scheduled, verified base backups.
+BACKUP_MUTATIONS = (
+    Mutation(
+        "ansible archive_mode off",
+        "ansible",
+        f"{ROLES}/postgresql/tasks/main.yml",
+        "- archive_mode=on",
+        "- archive_mode=off",
+    ),
+    Mutation(
+        "ansible archive_command option name",
+        "ansible",
+        f"{ROLES}/postgresql/tasks/main.yml",
+        '"archive_command=',
+        '"archive_comand=',
+    ),
+    Mutation(
+        "ansible WAL archived inside the container",
+        "ansible",
+        f"{ROLES}/postgresql/tasks/main.yml",
+        "cp %p /backups/wal/%f",
+        "cp %p /var/lib/postgresql/wal/%f",
+    ),
+    Mutation(
+        "ansible backup directory not mounted",
+        "ansible",
+        f"{ROLES}/postgresql/tasks/main.yml",
+        '"{{ postgresql_backup_dir }}:/backups"',
+        '"{{ postgresql_backup_dir }}:/backup"',
+    ),
+    Mutation(
+        "ansible backup kept unverified",
+        "ansible",
+        f"{ROLES}/postgresql/templates/sbs-postgresql-backup.sh.j2",
+        "if ! in_container pg_verifybackup",
+        "if ! in_container true",
+    ),
+    Mutation(
+        "ansible backup script shell error",
+        "ansible",
+        f"{ROLES}/postgresql/templates/sbs-postgresql-backup.sh.j2",
+        'in_container pg_archivecleanup /backups/wal "$oldest_segment"',
+        "in_container pg_archivecleanup /backups/wal $oldest_segment",
+    ),
+    Mutation(
+        "ansible backup not scheduled",
+        "ansible",
+        f"{ROLES}/postgresql/tasks/main.yml",
+        'job: "{{ postgresql_backup_script }} >>',
+        'job: "/usr/local/sbin/sbs-backup >>',
+    ),
+    Mutation(
+        "ansible backup retention zero",
+        "ansible",
+        f"{ROLES}/postgresql/defaults/main.yml",
+        "postgresql_backup_keep: 7",
+        "postgresql_backup_keep: 0",
+    ),
+)
+
 CATALOGUE = (
     *ISSUE_12_MUTATIONS,
     *(mutation for mutation, _ in CONNECTION_MUTATIONS),
+    *BACKUP_MUTATIONS,
     # docker-compose.yml
     Mutation(
         "compose nats monitor port not a number",
@@ -703,8 +764,8 @@ def test_the_validators_kill_the_mutations(
             f"\nmutation kill rate: {len(CATALOGUE) - len(survivors)}/{len(CATALOGUE)} = {rate:.0%}"
             + (f"; survivors: {survivors}" if survivors else "")
         )
-    named = [m.name for m in ISSUE_12_MUTATIONS if m.name in survivors]
-    assert named == [], f"issue 12's mutations survive: {named}"
+    named = [m.name for m in (*ISSUE_12_MUTATIONS, *BACKUP_MUTATIONS) if m.name in survivors]
+    assert named == [], f"issue 12's or issue 25's mutations survive: {named}"
     assert rate >= MINIMUM_KILL_RATE, f"kill rate {rate:.0%} < 90 %; survivors: {survivors}"
     for mutation in ISSUE_12_MUTATIONS:
         assert mutation.name in findings

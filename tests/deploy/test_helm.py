@@ -175,7 +175,7 @@ def checkov_report(
 def test_chart_declares_the_local_subcharts_with_conditions() -> None:
     metadata = yaml.safe_load((CHART / "Chart.yaml").read_text())
     assert metadata["apiVersion"] == "v2"
-    assert metadata["version"] == "1.0.0"
+    assert metadata["version"] == "1.1.0"
     assert metadata["appVersion"] == app.__version__
     declared = {dep["name"]: dep for dep in metadata["dependencies"]}
     assert set(declared) == set(SUBCHARTS)

@@ -107,7 +107,14 @@ class ApiProcess:
 def start_api(stack: StackConfig, script: str = "run_api.py", **variables: str) -> ApiProcess:
     """An API process of its own (no migrations: the stack ran them) on a free port, against
     the stack's servers; `variables` override its environment."""
-    port = free_ports(1)[0]
+    return start_api_in(PROJECT_ROOT, stack, script, variables)
+
+
+def start_api_in(
+    root: Path, stack: StackConfig, script: str, variables: dict[str, str]
+) -> ApiProcess:
+    """`start_api` from the checkout at `root` (another release's, say)."""
+    port = int(variables.get("API_PORT") or free_ports(1)[0])
     environment = {
         **os.environ,
         **stack.app_environment(),
@@ -119,8 +126,8 @@ def start_api(stack: StackConfig, script: str = "run_api.py", **variables: str) 
     log = Path(tempfile.mkstemp(prefix="sbs-api-", suffix=".log")[1])
     with log.open("wb") as output:
         child = subprocess.Popen(
-            [sys.executable, str(PROJECT_ROOT / script)],
-            cwd=PROJECT_ROOT,
+            [sys.executable, str(root / script)],
+            cwd=root,
             env=environment,
             stdin=subprocess.DEVNULL,
             stdout=output,

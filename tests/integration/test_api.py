@@ -69,12 +69,14 @@ def test_setting_lifecycle(api: httpx.Client, auth: dict[str, str]) -> None:
     assert created.status_code == 201, created.text
     assert created.json()["value"] == {"a": [1, 2]}
     first_update = created.json()["updated_at"]
+    assert created.json()["created_at"] == first_update
 
     replaced = api.put(f"/settings/{key}", json={"value": None}, headers=auth)
     assert replaced.status_code == 200
     assert replaced.json()["value"] is None
     assert replaced.json()["description"] is None
     assert replaced.json()["updated_at"] >= first_update
+    assert replaced.json()["created_at"] == created.json()["created_at"]
 
     assert api.get(f"/settings/{key}").json()["value"] is None
     assert api.delete(f"/settings/{key}", headers=auth).status_code == 204

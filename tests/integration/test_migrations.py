@@ -1,6 +1,7 @@
 """Migrations through entrypoint.py: fresh, repeated, four replicas at once, and a database
 that never comes up; the migration lock's wait in PostgreSQL and its bound; the one writer
-of system_settings."""
+of system_settings; pytest-alembic's standard checks (single head, upgrade, up/down round trip,
+models match the migrated schema); a migration facing a long transaction that holds its table."""
 
 import logging
 import os
@@ -15,24 +16,37 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
-from sqlalchemy import text
+from pytest_alembic.tests import (  # noqa: F401 - pytest collects the imported tests
+    test_model_definitions_match_ddl,
+    test_single_head_revision,
+    test_up_down_consistency,
+    test_upgrade,
+)
+from sqlalchemy import Engine, create_engine, pool, text
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
+from alembic import command
 from app import __version__
 from app.config import Settings
 from app.migrations import (
     MIGRATION_LOCK_KEY,
+    MigrationLockTimeoutError,
     acquire_migration_lock,
     alembic_config,
     head_revision,
     make_engine,
+    migrate,
 )
 from app.models import Base, upsert_setting
 from app.models.system import PLATFORM_VERSION_DESCRIPTION
 from devstack.config import DATABASE_NAME, PROJECT_ROOT, StackConfig
 from devstack.servers.postgres import connect as postgres_connect
+from tests.integration.helpers import start_api_in
+from tests.releases import checked_out, releases
+from tests.waiting import wait_for
 
 
 @pytest.fixture
@@ -44,6 +58,14 @@ def empty_database(stack: StackConfig) -> Iterator[str]:
     yield stack.database_url.rsplit("/", 1)[0] + f"/{name}"
     with postgres_connect(stack, "postgres") as connection:
         connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def alembic_engine(empty_database: str) -> Iterator[Engine]:
+    """pytest-alembic's checks run on an empty database of the stack's PostgreSQL."""
+    engine = create_engine(empty_database, poolclass=pool.NullPool)
+    yield engine
+    engine.dispose()
 
 
 def migrate_only(database_url: str, **extra_env: str) -> subprocess.Popen[str]:
@@ -296,3 +318,196 @@ def test_installed_sbs_migrate_migrates(empty_database: str, tmp_path: Path) -> 
     assert migrated.returncode == 0, migrated.stdout + migrated.stderr
     assert "migrations applied" in migrated.stdout
     assert schema_state(empty_database) == ([head_revision(alembic_config())], __version__)
+
+
+# The last revision of release 1.0.0; the next one (1.1.0) alters system_settings.
+RELEASE_1_0_0_HEAD = "20251107000000"
+LOCK_TIMEOUT = 1.0
+LOCK_RETRIES = 2
+
+
+def upgrade_to(database_url: str, revision: str) -> None:
+    engine = make_engine(Settings(DATABASE_URL=database_url))
+    try:
+        with engine.connect() as connection:
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+            connection.commit()
+    finally:
+        engine.dispose()
+
+
+def test_a_migration_behind_a_long_transaction_fails_within_its_lock_timeout(
+    empty_database: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A session of the previous release holds ACCESS SHARE on system_settings in an open
+    transaction: the 1.1.0 migration's ALTER TABLE waits at most MIGRATION_LOCK_TIMEOUT per
+    attempt, is retried MIGRATION_LOCK_RETRIES times (each logged), then fails naming the bound;
+    meanwhile the other sessions' reads of the table never wait longer than that bound."""
+    caplog.set_level(logging.INFO, logger="app.migrations")
+    upgrade_to(empty_database, RELEASE_1_0_0_HEAD)
+    settings = Settings(
+        DATABASE_URL=empty_database,
+        MIGRATION_LOCK_TIMEOUT=str(LOCK_TIMEOUT),
+        MIGRATION_LOCK_RETRIES=str(LOCK_RETRIES),
+    )
+    outcome: list[BaseException | str] = []
+    read_seconds: list[float] = []
+
+    def run_migration() -> None:
+        try:
+            outcome.append(migrate(settings))
+        except BaseException as error:
+            outcome.append(error)
+
+    def read_while_migrating(migration: threading.Thread) -> None:
+        with psycopg.connect(plain(empty_database), connect_timeout=5, autocommit=True) as reader:
+            # Its own bound, far above the one under test: a read never hangs this test.
+            reader.execute("SET statement_timeout = '20s'")
+            while migration.is_alive():
+                started = time.monotonic()
+                reader.execute("SELECT count(*) FROM system_settings").fetchone()
+                read_seconds.append(time.monotonic() - started)
+
+    with psycopg.connect(plain(empty_database), connect_timeout=5) as holder:
+        holder.execute("SELECT count(*) FROM system_settings").fetchone()  # ACCESS SHARE, kept
+        started = time.monotonic()
+        migration = threading.Thread(target=run_migration, daemon=True)
+        migration.start()
+        reader = threading.Thread(target=read_while_migrating, args=(migration,), daemon=True)
+        reader.start()
+        migration.join(60)
+        elapsed = time.monotonic() - started
+        assert not migration.is_alive(), "the migration did not stop at its lock timeout"
+        reader.join(30)
+        holder.rollback()
+
+    assert len(outcome) == 1, outcome
+    assert isinstance(outcome[0], MigrationLockTimeoutError), outcome
+    assert "within MIGRATION_LOCK_TIMEOUT=1s in 3 attempt(s)" in str(outcome[0])
+    assert "LockNotAvailable" in str(outcome[0])
+    # Three lock waits of 1 s and two pauses of 1 s between them; room for a loaded machine.
+    attempts = LOCK_RETRIES + 1
+    assert attempts * LOCK_TIMEOUT <= elapsed < 2 * attempts * LOCK_TIMEOUT + 6
+    retries = [
+        record
+        for record in caplog.records
+        if record.getMessage().startswith("migration could not take its lock")
+    ]
+    assert [getattr(record, "attempt", None) for record in retries] == [1, 2]
+    # Reads queued behind the waiting ALTER (so the test saw the queue) but never for longer
+    # than the lock timeout (plus scheduling slack on a busy 2-core machine).
+    assert max(read_seconds) > LOCK_TIMEOUT / 2, read_seconds
+    assert max(read_seconds) < LOCK_TIMEOUT + 1.0, read_seconds
+    assert schema_state(empty_database)[0] == [RELEASE_1_0_0_HEAD]
+
+    # The transaction ended: the same migration now goes through.
+    assert migrate(settings) == "upgraded"
+    assert schema_state(empty_database) == ([head_revision(alembic_config())], __version__)
+
+
+def test_upgrade_from_the_previous_release(empty_database: str, tmp_path: Path) -> None:
+    """The previous release (its recorded commit, checked out) migrates an empty database to
+    its schema; this release then upgrades it in place and records its version."""
+    previous = releases()[-2]
+    with checked_out(previous, tmp_path) as old_release:
+        old = subprocess.run(
+            [sys.executable, str(old_release / "entrypoint.py"), "--migrate-only"],
+            env={**os.environ, "DATABASE_URL": empty_database, "LOG_FORMAT": "json"},
+            cwd=old_release,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert old.returncode == 0, old.stdout + old.stderr
+    old_revisions, old_version = schema_state(empty_database)
+    assert old_version == previous.version
+    assert old_revisions != [head_revision(alembic_config())]
+
+    new = migrate_only(empty_database)
+    output, _ = new.communicate(timeout=120)
+    assert new.returncode == 0, output
+    assert schema_state(empty_database) == ([head_revision(alembic_config())], __version__)
+
+
+def test_the_previous_release_serves_while_this_one_migrates(
+    stack: StackConfig, empty_database: str, tmp_path: Path
+) -> None:
+    """The previous release's API (its recorded commit) serves writes and reads under a steady
+    load while this release's migration runs on its database, and after it: no request fails,
+    every acknowledged write is stored, and its new writes get the new column's default."""
+    previous = releases()[-2]
+    failures: list[str] = []
+    acknowledged: list[str] = []
+    migrated = threading.Event()
+    after_migration = 0
+    with checked_out(previous, tmp_path) as old_release:
+        old = subprocess.run(
+            [sys.executable, str(old_release / "entrypoint.py"), "--migrate-only"],
+            env={**os.environ, "DATABASE_URL": empty_database, "LOG_FORMAT": "json"},
+            cwd=old_release,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert old.returncode == 0, old.stdout + old.stderr
+        old_api = start_api_in(old_release, stack, "run_api.py", {"DATABASE_URL": empty_database})
+        try:
+            old_api.wait_ready()
+            headers = {"Authorization": f"Bearer {stack.api_token}"}
+
+            def load() -> None:
+                nonlocal after_migration
+                with old_api.client(timeout=10) as client:
+                    # Bounded: at most 2000 writes, and it stops 100 writes after the migration.
+                    for number in range(2000):
+                        key = f"rolling.k{number}"
+                        try:
+                            put = client.put(
+                                f"/settings/{key}", json={"value": number}, headers=headers
+                            )
+                            got = client.get(f"/settings/{key}")
+                        except httpx.HTTPError as error:
+                            failures.append(f"{key}: {error!r}")
+                            continue
+                        if put.status_code != 201 or got.status_code != 200:
+                            failures.append(f"{key}: PUT {put.status_code} GET {got.status_code}")
+                            continue
+                        acknowledged.append(key)
+                        if migrated.is_set():
+                            after_migration += 1
+                            if after_migration >= 100:
+                                return
+
+            loader = threading.Thread(target=load, daemon=True)
+            loader.start()
+            assert wait_for(lambda: len(acknowledged) >= 20, 60, "load on the old release") >= 0
+            new = migrate_only(empty_database)
+            output, _ = new.communicate(timeout=120)
+            migrated.set()
+            assert new.returncode == 0, output
+            assert "migrations applied" in output
+            loader.join(120)
+            assert not loader.is_alive(), "the load did not finish"
+            version = old_api.client().get("/version").json()["version"]
+        finally:
+            old_api.stop()
+            old_api.log.unlink(missing_ok=True)
+
+    assert version == previous.version
+    assert failures == []
+    assert after_migration == 100
+    with psycopg.connect(plain(empty_database), connect_timeout=5) as connection:
+        stored = {
+            key: created
+            for key, created in connection.execute(
+                "SELECT key, created_at IS NOT NULL FROM system_settings WHERE key LIKE 'rolling.%'"
+            )
+        }
+    assert set(stored) == set(acknowledged)
+    # Written by the old release after the migration: the new column's default filled it.
+    assert all(stored[key] for key in acknowledged[-100:])
+    print(f"old release: {len(acknowledged)} acknowledged writes, 0 failed, 100 after migrating")

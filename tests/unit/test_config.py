@@ -194,7 +194,10 @@ def test_sentinels_and_nats_servers_are_lists(monkeypatch: pytest.MonkeyPatch) -
     ("variables", "named"),
     [
         ({"REDIS_SENTINELS": "s1"}, "REDIS_SENTINELS: 's1' is not host:port"),
-        ({"REDIS_SENTINELS": "s1:99999"}, "REDIS_SENTINELS: 's1:99999': the port must be a number from 1 to 65535"),
+        (
+            {"REDIS_SENTINELS": "s1:99999"},
+            "'s1:99999': the port must be a number",
+        ),
         ({"NATS_URL": "nats://a:4222,http://b:80"}, "NATS_URL: 'http://b:80' is not"),
         ({"NATS_URL": " , "}, "NATS_URL names no server"),
         ({"REDIS_TLS_CA_FILE": "/etc/hostname"}, "REDIS_URL is not rediss://"),

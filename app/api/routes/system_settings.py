@@ -47,6 +47,9 @@ class SettingOut(BaseModel):
     value: JsonValue
     description: str | None
     updated_at: datetime
+    created_at: datetime | None = Field(
+        description="When the setting was first written; null for settings written before 1.1.0."
+    )
 
 
 class SettingsPage(BaseModel):
