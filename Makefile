@@ -13,7 +13,7 @@ NATS_210 := $(VENV)/opt/nats-server-2.10
 NATS_210_STAMP := $(NATS_210)/.installed-requirements-nats-2.10
 
 .PHONY: help setup setup-dev up down status logs reset psql redis-cli temporal test lint bench \
-	clean image lock migration migrate dev
+	clean image lock migration migrate dev workflow-history
 
 # Targets that only look at a stack: they need the venv `make up` made, never install anything.
 NEED_VENV = @[ -x $(PY) ] || { echo "no $(VENV) yet: run 'make up' first"; exit 1; }
@@ -94,6 +94,11 @@ dev: ## the API from this working copy with auto-reload on DEV_PORT (8001), agai
 	@echo "API with --reload on http://127.0.0.1:$(DEV_PORT) (the stack's API stays on its own port)"
 	@LOG_FORMAT=$${LOG_FORMAT:-console} $(AGAINST_STACK) $(PY) -m uvicorn devstack.dev_api:create \
 		--factory --reload --reload-dir app --host 127.0.0.1 --port $(DEV_PORT) --no-access-log
+
+workflow-history: ## record a run's history for the replay tests (WORKFLOW_ID=… [NAME=closed])
+	$(NEED_VENV)
+	@[ -n "$(WORKFLOW_ID)" ] || { echo "usage: make workflow-history WORKFLOW_ID=<id> [NAME=<file name>]"; exit 1; }
+	@$(PY) -m devstack.workflow_history "$(WORKFLOW_ID)" $(NAME)
 
 test: setup-dev ## run every test against a stack of its own (beside a running `make up`)
 	$(PY) -m pytest --cov --cov-report=term-missing:skip-covered $(PYTEST_ARGS)

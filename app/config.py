@@ -11,6 +11,7 @@ from sqlalchemy.engine import URL, make_url
 DEV_TOKEN = "dev-token"  # noqa: S105 - the local stack's and compose's token
 LOCAL_DATABASE_PASSWORD = "secret"  # noqa: S105 - the spec's local default
 MIN_PRODUCTION_TOKEN_LENGTH = 32
+LOCAL_BUILD_ID = "local"  # the worker's build id when neither variable names one
 
 
 class Settings(BaseSettings):
@@ -36,6 +37,12 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     temporal_task_queue: str = "test-task-queue"
     temporal_wait_timeout: float = Field(default=60.0, gt=0)
+    # Worker Versioning (README, "Версионирование воркеров"): the worker is one version of a
+    # Worker Deployment. Self-promotion (make up, compose) makes each started worker current;
+    # the Helm chart turns it off and promotes a version once all its pods poll.
+    temporal_deployment_name: str = Field(default="sbs-worker", min_length=1)
+    temporal_worker_build_id: str = ""  # empty: APP_BUILD, else LOCAL_BUILD_ID
+    temporal_worker_self_promote: bool = True
 
     # Redis and NATS
     redis_url: str = "redis://redis:6379/0"
@@ -92,6 +99,12 @@ class Settings(BaseSettings):
     @property
     def temporal_address(self) -> str:
         return f"{self.temporal_host}:{self.temporal_port}"
+
+    @property
+    def worker_build_id(self) -> str:
+        """The worker's version within its deployment: TEMPORAL_WORKER_BUILD_ID, else APP_BUILD,
+        else `local` (one version for every local restart, as an unversioned worker would be)."""
+        return self.temporal_worker_build_id or self.app_build or LOCAL_BUILD_ID
 
     def database_url_redacted(self) -> str:
         return make_url(self.database_url).render_as_string(hide_password=True)
