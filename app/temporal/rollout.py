@@ -36,8 +36,13 @@ logger = logging.getLogger(__name__)
 
 CALL_TIMEOUT = timedelta(seconds=5)
 RETRY_SECONDS = 1.0
-# Answers that mean "not yet": the version has no pollers (or the server does not know it yet).
-NOT_YET = {RPCStatusCode.FAILED_PRECONDITION, RPCStatusCode.NOT_FOUND}
+# Answers that mean "not yet": the version has no pollers, the server does not know it yet, or
+# the deployment's calls are rate-limited for a moment.
+NOT_YET = {
+    RPCStatusCode.FAILED_PRECONDITION,
+    RPCStatusCode.NOT_FOUND,
+    RPCStatusCode.RESOURCE_EXHAUSTED,
+}
 DRAINED_EXIT_CODE = 0
 STILL_NEEDED_EXIT_CODE = 3
 
