@@ -121,7 +121,7 @@ def pod_annotations(workload: Doc) -> dict[str, str]:
     return annotations
 
 
-def workload(docs: list[Doc], component: str) -> Doc:
+def component_workload(docs: list[Doc], component: str) -> Doc:
     """The API Deployment, or the worker Deployment of the current version (one per build id)."""
     found = [
         doc
@@ -143,7 +143,10 @@ def worker_versions(docs: list[Doc]) -> dict[str, Doc]:
 
 
 def app_containers(docs: list[Doc]) -> dict[str, Doc]:
-    return {component: main_container(workload(docs, component)) for component in ("api", "worker")}
+    return {
+        component: main_container(component_workload(docs, component))
+        for component in ("api", "worker")
+    }
 
 
 @pytest.fixture(scope="module", params=sorted(VALUE_SETS))
@@ -400,7 +403,7 @@ def test_pods_roll_when_settings_change() -> None:
     def checksums(values: dict[str, Any]) -> list[str]:
         docs = render(values)
         return [
-            pod_annotations(workload(docs, component))["checksum/config"]
+            pod_annotations(component_workload(docs, component))["checksum/config"]
             for component in ("api", "worker")
         ]
 
@@ -574,7 +577,7 @@ def test_two_worker_versions_run_side_by_side_and_the_new_one_is_promoted() -> N
         for other in versions.values():
             labels = other["spec"]["template"]["metadata"]["labels"]
             assert (selector.items() <= labels.items()) == (other is deployment)
-    assert workload(docs, "worker") is versions["2026-12-04"]
+    assert component_workload(docs, "worker") is versions["2026-12-04"]
     # The worker Service (metrics) covers every version's pods.
     service = named(docs, "Service", f"{RELEASE}-worker")["spec"]["selector"]
     for deployment in versions.values():

@@ -33,13 +33,13 @@ from tests.deploy.test_helm import (
     RELEASE,
     Doc,
     app_containers,
+    component_workload,
     main_container,
     named,
     of_kind,
     pod_annotations,
     pod_spec,
     render,
-    workload,
 )
 
 STATEFUL = ("postgresql", "redis", "nats", "temporal")
@@ -225,7 +225,7 @@ def test_existing_secrets_replace_every_generated_one() -> None:
 
 def test_pods_roll_when_any_secret_they_read_changes() -> None:
     def annotations(values: dict[str, Any]) -> dict[str, str]:
-        return pod_annotations(workload(render(values), "worker"))
+        return pod_annotations(component_workload(render(values), "worker"))
 
     base = {"secrets": {"apiToken": GOOD_TOKEN}}
     reference = annotations(base)
@@ -270,7 +270,7 @@ def test_components_with_several_pods_get_a_budget() -> None:
     docs = render({"api": {"replicaCount": 3}, "worker": {"replicaCount": 2}})
     for component in ("api", "worker"):
         budget = named(docs, "PodDisruptionBudget", f"{RELEASE}-{component}")
-        labels = workload(docs, component)["spec"]["template"]
+        labels = component_workload(docs, component)["spec"]["template"]
         assert matches(budget["spec"]["selector"]["matchLabels"], labels["metadata"]["labels"])
         assert budget["spec"]["minAvailable"] == 1
     autoscaled = render({"autoscaling": {"enabled": True, "minReplicas": 2}})

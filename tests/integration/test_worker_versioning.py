@@ -28,6 +28,7 @@ from temporalio.service import RPCError
 from temporalio.worker import Worker, WorkerDeploymentConfig
 
 from app.activities.test_activity import compose_greeting
+from app.temporal.registration import WORKFLOWS
 from app.temporal.rollout import (
     NOT_YET,
     STILL_NEEDED_EXIT_CODE,
@@ -37,8 +38,11 @@ from app.temporal.rollout import (
 )
 from app.workflows.approval_workflow import ApprovalInput, ApprovalWorkflow
 from devstack.config import HOST, PROJECT_ROOT, StackConfig, free_ports
+from devstack.workflow_history import record
+from tests.integration.helpers import stack_variables
 from tests.waiting import poll_async
 from tests.workflow_mutations import ApprovalWorkflowReorderedAutoUpgrade, ApprovalWorkflowV2
+from tests.workflow_replay import recorded_histories, replay_failure
 
 PROMOTE_WITHIN_SECONDS = 60
 # The dev server re-checks drainage every 2 s after a 5 s grace (devstack/servers/temporal.py);
@@ -269,3 +273,30 @@ async def test_a_worker_hitting_a_nondeterminism_logs_the_workflow_id_and_counts
         worker.send_signal(signal.SIGTERM)
         worker.wait(30)
         await run.terminate("ended by the test")
+
+
+def test_make_workflow_history_records_a_run_that_replays(
+    stack: StackConfig, api: httpx.Client, tmp_path: Path
+) -> None:
+    """`make workflow-history` against a running stack writes the run's history where the replay
+    test reads it, and that file replays with the registered workflows."""
+    started = api.post("/test-workflow?wait=true", json={"name": "Recorded"})
+    assert started.json()["status"] == "COMPLETED", started.text
+    workflow_id = started.json()["workflow_id"]
+    address = f"{HOST}:{stack.ports['temporal']}"
+    path = record(address, workflow_id, "recorded", tmp_path)
+    assert path == tmp_path / "TestWorkflow" / "recorded.json"
+    (recorded,) = recorded_histories(tmp_path)
+    assert recorded.closed
+    assert asyncio.run(replay_failure(WORKFLOWS, recorded)) is None
+    # The Make target itself, as a developer types it beside the stack.
+    environment = {**stack_variables(stack), "PATH": os.environ["PATH"]}
+    target = subprocess.run(
+        ["make", "--no-print-directory", f"VENV={Path(sys.executable).parent.parent}",
+         "workflow-history", "WORKFLOW_ID=no-such-run", "NAME=x"],
+        cwd=PROJECT_ROOT, env=environment, capture_output=True, text=True, timeout=120,
+        check=False,
+    )  # fmt: skip
+    assert target.returncode != 0
+    assert "cannot record no-such-run" in target.stderr
+    assert "workflow not found" in target.stderr
