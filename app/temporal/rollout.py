@@ -36,12 +36,14 @@ logger = logging.getLogger(__name__)
 
 CALL_TIMEOUT = timedelta(seconds=5)
 RETRY_SECONDS = 1.0
-# Answers that mean "not yet": the version has no pollers, the server does not know it yet, or
-# the deployment's calls are rate-limited for a moment.
+# Answers that mean "not yet": the version has no pollers, the server does not know it yet, the
+# deployment's calls are rate-limited for a moment, or the server does not answer right now.
 NOT_YET = {
     RPCStatusCode.FAILED_PRECONDITION,
     RPCStatusCode.NOT_FOUND,
     RPCStatusCode.RESOURCE_EXHAUSTED,
+    RPCStatusCode.UNAVAILABLE,
+    RPCStatusCode.DEADLINE_EXCEEDED,
 }
 DRAINED_EXIT_CODE = 0
 STILL_NEEDED_EXIT_CODE = 3
