@@ -8,5 +8,5 @@ from app.activities.test_activity import compose_greeting
 from app.workflows.approval_workflow import ApprovalWorkflow
 from app.workflows.test_workflow import TestWorkflow
 
-WORKFLOWS: Sequence[type] = (TestWorkflow, ApprovalWorkflow)
-ACTIVITIES: Sequence[Callable[..., Any]] = (compose_greeting,)
+WORKFLOWS: Sequence[type] = [TestWorkflow, ApprovalWorkflow]
+ACTIVITIES: Sequence[Callable[..., Any]] = [compose_greeting]

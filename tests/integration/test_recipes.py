@@ -117,13 +117,13 @@ def follow_the_recipes(repo: Path) -> None:
     )
     edit(
         registration,
-        "WORKFLOWS: Sequence[type] = (",
-        "WORKFLOWS: Sequence[type] = (CountWordsWorkflow, ",
+        "WORKFLOWS: Sequence[type] = [",
+        "WORKFLOWS: Sequence[type] = [CountWordsWorkflow, ",
     )
     edit(
         registration,
-        "ACTIVITIES: Sequence[Callable[..., Any]] = (",
-        "ACTIVITIES: Sequence[Callable[..., Any]] = (count_words, ",
+        "ACTIVITIES: Sequence[Callable[..., Any]] = [",
+        "ACTIVITIES: Sequence[Callable[..., Any]] = [count_words, ",
     )
 
 
