@@ -29,6 +29,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_fixed
 
 from app.config import Settings, get_settings
+from app.process_exit import exit_without_finalizing
 from app.services.errors import describe
 from app.services.temporal import CONNECT_ERRORS, connect
 
@@ -176,4 +177,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # The SDK's threads can crash the interpreter's finalization (a 139 after success).
+    exit_without_finalizing(main())
