@@ -49,7 +49,7 @@ COPY alembic.ini entrypoint.py run_api.py run_worker.py ./
 COPY alembic/ ./alembic/
 COPY app/ ./app/
 # --chmod keeps the scripts executable even from a checkout that lost the mode bits.
-COPY --chmod=0755 scripts/start_api.sh scripts/start_worker.sh ./scripts/
+COPY --chmod=0755 scripts/start_api.sh scripts/start_worker.sh scripts/worker_rollout.sh ./scripts/
 RUN python -m compileall -q --invalidation-mode unchecked-hash /app
 
 # Late, so a new build id does not invalidate the layers above.

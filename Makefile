@@ -109,6 +109,11 @@ restore: ## restore the stopped stack's database from the newest backup (TARGET_
 	@$(PY) -m devstack.backup restore $(if $(TARGET_TIME),--target-time "$(TARGET_TIME)") \
 		$(if $(BACKUP),--backup "$(BACKUP)")
 
+workflow-history: ## record a run's history for the replay tests (WORKFLOW_ID=… [NAME=closed])
+	$(NEED_VENV)
+	@[ -n "$(WORKFLOW_ID)" ] || { echo "usage: make workflow-history WORKFLOW_ID=<id> [NAME=<file name>]"; exit 1; }
+	@$(PY) -m devstack.workflow_history "$(WORKFLOW_ID)" $(NAME)
+
 test: setup-dev ## run every test against a stack of its own (beside a running `make up`)
 	$(PY) -m pytest --cov --cov-report=term-missing:skip-covered $(PYTEST_ARGS)
 

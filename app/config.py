@@ -100,6 +100,9 @@ def parse_hosts(value: str) -> list[tuple[str, int | None]]:
     return [split_host_port(entry) for entry in entries]
 
 
+LOCAL_BUILD_ID = "local"  # the worker's build id when neither variable names one
+
+
 class Settings(BaseSettings):
     """One place for configuration; defaults match the compose stack of the README."""
 
@@ -147,6 +150,12 @@ class Settings(BaseSettings):
     temporal_tls_key_file: Path | None = None
     temporal_tls_server_name: str | None = None
     _temporal_tls_material: TlsMaterial = PrivateAttr(default_factory=TlsMaterial)
+    # Worker Versioning (README, "Версионирование воркеров"): the worker is one version of a
+    # Worker Deployment. Self-promotion (make up, compose) makes each started worker current;
+    # the Helm chart turns it off and promotes a version once all its pods poll.
+    temporal_deployment_name: str = Field(default="sbs-worker", min_length=1)
+    temporal_worker_build_id: str = ""  # empty: APP_BUILD, else LOCAL_BUILD_ID
+    temporal_worker_self_promote: bool = True
 
     # Redis: one server by REDIS_URL, or, when REDIS_SENTINELS is set, the master that
     # Sentinel names (REDIS_PASSWORD is then the data nodes' password).
@@ -307,6 +316,12 @@ class Settings(BaseSettings):
     def temporal_tls_material(self) -> TlsMaterial:
         """The CA, client certificate and key as read at start-up (None where not set)."""
         return self._temporal_tls_material
+
+    @property
+    def worker_build_id(self) -> str:
+        """The worker's version within its deployment: TEMPORAL_WORKER_BUILD_ID, else APP_BUILD,
+        else `local` (one version for every local restart, as an unversioned worker would be)."""
+        return self.temporal_worker_build_id or self.app_build or LOCAL_BUILD_ID
 
     def database_url_redacted(self) -> str:
         return make_url(self.database_url).render_as_string(hide_password=True)

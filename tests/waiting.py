@@ -6,7 +6,7 @@ the test's failure (a process that died, say) and surfaces at once.
 """
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import httpx
 import tenacity
@@ -29,6 +29,27 @@ def poll[T](
         retry_error_callback=_last_value,
     )
     value: T = retrying(read)
+    return value
+
+
+async def poll_async[T](
+    read: Callable[[], Awaitable[T]],
+    until: Callable[[T], bool],
+    seconds: float,
+    interval: float = 0.2,
+) -> T:
+    """`poll` for an async reader (a Temporal client call, say)."""
+    retrying = tenacity.AsyncRetrying(
+        stop=tenacity.stop_after_delay(seconds),
+        wait=tenacity.wait_fixed(interval),
+        retry=tenacity.retry_if_result(lambda value: not until(value)),
+        retry_error_callback=_last_value,
+    )
+
+    async def attempt() -> T:  # tenacity awaits only coroutine functions, not lambdas
+        return await read()
+
+    value: T = await retrying(attempt)
     return value
 
 

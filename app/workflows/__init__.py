@@ -1,1 +1,2 @@
-"""Temporal workflows; modules here import nothing but temporalio and the standard library."""
+"""Temporal workflows; modules here import nothing but temporalio and the standard library
+(and the activities they call, passed through the sandbox)."""

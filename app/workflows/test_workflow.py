@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, VersioningBehavior
 
 with workflow.unsafe.imports_passed_through():
     from app.activities.test_activity import TestActivityInput, compose_greeting
@@ -18,7 +18,8 @@ class TestWorkflowInput:
     name: str
 
 
-@workflow.defn(name=WORKFLOW_NAME)
+# Pinned: a run takes seconds, far less than the time between two deploys.
+@workflow.defn(name=WORKFLOW_NAME, versioning_behavior=VersioningBehavior.PINNED)
 class TestWorkflow:
     __test__ = False  # not a pytest test class
 

@@ -853,6 +853,68 @@ def schema_problems(chart_dir: Path) -> Problems:
     return problems
 
 
+# A second worker build kept beside the chart's own: Worker Versioning's side-by-side state.
+PREVIOUS_WORKER = {"buildId": "previous-build", "image": f"{APP_IMAGE}:previous-build"}
+
+
+def worker_version_problems(docs: list[Doc], value_set: str, previous: int) -> Problems:
+    """One worker Deployment per build id, selecting only its own pods, never promoting itself;
+    the rollout Job promotes the chart's own build, one the Deployments run."""
+    problems: Problems = []
+    where = f"helm {value_set} worker versions"
+    config_maps = {doc["metadata"]["name"]: doc for doc in docs if doc["kind"] == "ConfigMap"}
+    workers = [
+        doc
+        for doc in docs
+        if doc["kind"] == "Deployment"
+        and doc["metadata"]["labels"].get("app.kubernetes.io/component") == "worker"
+    ]
+    if len(workers) != 1 + previous:
+        problems.append(f"{where}: {len(workers)} worker Deployments for {1 + previous} builds")
+    builds: dict[str, Doc] = {}
+    for worker in workers:
+        spec = pod_spec(worker)
+        assert spec is not None
+        env = container_env(spec["containers"][0], config_maps)
+        build = str(env.get("TEMPORAL_WORKER_BUILD_ID") or "")
+        name = worker["metadata"]["name"]
+        if not build:
+            problems.append(f"{where}: {name} sets no TEMPORAL_WORKER_BUILD_ID")
+        if build in builds:
+            problems.append(f"{where}: {name} runs build {build!r} like another Deployment")
+        builds[build] = worker
+        if str(env.get("TEMPORAL_WORKER_SELF_PROMOTE", "true")).lower() != "false":
+            problems.append(f"{where}: {name} promotes itself (TEMPORAL_WORKER_SELF_PROMOTE)")
+        if not env.get("TEMPORAL_DEPLOYMENT_NAME"):
+            problems.append(f"{where}: {name} names no TEMPORAL_DEPLOYMENT_NAME")
+        selector = worker["spec"]["selector"]["matchLabels"]
+        for other in workers:
+            if other is not worker and selector.items() <= pod_labels(other).items():
+                problems.append(f"{where}: {name} selects the pods of {other['metadata']['name']}")
+    if previous and PREVIOUS_WORKER["buildId"] not in builds:
+        problems.append(f"{where}: no Deployment runs {PREVIOUS_WORKER['buildId']}")
+    elif (
+        previous
+        and builds[PREVIOUS_WORKER["buildId"]]["spec"]["template"]["spec"]["containers"][0]["image"]
+        != PREVIOUS_WORKER["image"]
+    ):
+        problems.append(f"{where}: {PREVIOUS_WORKER['buildId']} does not run its own image")
+    rollouts = [
+        doc
+        for doc in docs
+        if doc["kind"] == "Job"
+        and doc["metadata"]["labels"].get("app.kubernetes.io/component") == "worker-rollout"
+    ]
+    if len(rollouts) != 1:
+        problems.append(f"{where}: {len(rollouts)} rollout Jobs, expected 1")
+        return problems
+    command = rollouts[0]["spec"]["template"]["spec"]["containers"][0]["command"]
+    promoted = command[command.index("--build-id") + 1] if "--build-id" in command else ""
+    if promoted not in builds or promoted == PREVIOUS_WORKER["buildId"]:
+        problems.append(f"{where}: the rollout Job promotes {promoted!r}, not the chart's build")
+    return problems
+
+
 def check_helm(root: Path) -> Problems:
     chart_dir = root / "deploy" / "helm" / "sbs"
     production = yaml.safe_load((chart_dir / "values-production.example.yaml").read_text())
@@ -861,6 +923,7 @@ def check_helm(root: Path) -> Problems:
         "default": {},
         "production": production,
         "ingress": {"ingress": {"enabled": True}},
+        "versions": {"worker": {"previousVersions": [PREVIOUS_WORKER]}},
     }
     for value_set, values in value_sets.items():
         report = helm.lint(
@@ -892,6 +955,8 @@ def check_helm(root: Path) -> Problems:
         problems += no_rendered_tls_material(docs, value_set)
         if value_set == "production":
             problems += production_tls_problems(docs)
+        previous = len(values.get("worker", {}).get("previousVersions", []))
+        problems += worker_version_problems(docs, value_set, previous)
     problems += schema_problems(chart_dir)
     return problems
 

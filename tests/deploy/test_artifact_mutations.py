@@ -390,6 +390,35 @@ CATALOGUE = (
         "API_PORT: {{ .Values.api.port | quote }}",
         'API_PORT: "8001"',
     ),
+    # Worker Versioning: one Deployment per build id, promoted by the rollout Job only.
+    Mutation(
+        "helm worker versions share one build id",
+        "helm",
+        f"{HELM}/templates/worker-deployment.yaml",
+        "value: {{ $version.buildId | quote }}",
+        "value: {{ $.Values.worker.buildId | quote }}",
+    ),
+    Mutation(
+        "helm worker version selector dropped",
+        "helm",
+        f"{HELM}/templates/worker-deployment.yaml",
+        "      sbs.platform/worker-version: {{ $key | quote }}\n  template:",
+        "  template:",
+    ),
+    Mutation(
+        "helm workers promote themselves",
+        "helm",
+        f"{HELM}/templates/configmap.yaml",
+        'TEMPORAL_WORKER_SELF_PROMOTE: "false"',
+        'TEMPORAL_WORKER_SELF_PROMOTE: "true"',
+    ),
+    Mutation(
+        "helm rollout promotes an old build",
+        "helm",
+        f"{HELM}/templates/worker-rollout-job.yaml",
+        '$current := first (include "sbs.workerVersions"',
+        '$current := last (include "sbs.workerVersions"',
+    ),
     Mutation(
         "helm service targetPort",
         "helm",

@@ -127,9 +127,30 @@ def pod_annotations(workload: Doc) -> dict[str, str]:
     return annotations
 
 
+def component_workload(docs: list[Doc], component: str) -> Doc:
+    """The API Deployment, or the worker Deployment of the current version (one per build id)."""
+    found = [
+        doc
+        for doc in of_kind(docs, "Deployment")
+        if doc["metadata"]["labels"].get("app.kubernetes.io/component") == component
+        and doc["metadata"]["annotations"].get("sbs.platform/current-version", "true") == "true"
+    ]
+    assert len(found) == 1, f"expected one current {component} Deployment, found {len(found)}"
+    return found[0]
+
+
+def worker_versions(docs: list[Doc]) -> dict[str, Doc]:
+    """Every worker Deployment by the build id it runs."""
+    return {
+        doc["metadata"]["annotations"]["sbs.platform/build-id"]: doc
+        for doc in of_kind(docs, "Deployment")
+        if doc["metadata"]["labels"].get("app.kubernetes.io/component") == "worker"
+    }
+
+
 def app_containers(docs: list[Doc]) -> dict[str, Doc]:
     return {
-        component: main_container(named(docs, "Deployment", f"{RELEASE}-{component}"))
+        component: main_container(component_workload(docs, component))
         for component in ("api", "worker")
     }
 
@@ -286,7 +307,8 @@ def test_every_setting_is_set_on_api_and_worker(rendered: tuple[str, list[Doc]])
     assert {"SBS_API_TOKEN", "WORKER_HEALTH_PORT"} <= required
     for component, container in app_containers(docs).items():
         env = resolved_env(container, docs)
-        missing = sorted(required - set(env))
+        worker_only = {"TEMPORAL_WORKER_BUILD_ID"} if component == "api" else set()
+        missing = sorted(required - worker_only - set(env))
         assert missing == [], f"{value_set} {component} lacks {missing}"
         for secret_variable in ("DATABASE_PASSWORD", "SBS_API_TOKEN"):
             assert "secretKeyRef" in env[secret_variable]["valueFrom"], secret_variable
@@ -338,7 +360,12 @@ def test_default_values_point_at_the_bundled_services(default_docs: list[Doc]) -
 
 
 def test_production_example_uses_managed_services(production_docs: list[Doc]) -> None:
-    kinds = {doc["kind"] for doc in production_docs}
+    # No bundled server: the only Job left is the platform's own worker rollout step.
+    kinds = {
+        doc["kind"]
+        for doc in production_docs
+        if doc["metadata"].get("labels", {}).get("app.kubernetes.io/component") != "worker-rollout"
+    }
     assert not kinds & {"StatefulSet", "Job", "Secret"}, kinds
     env = resolved_env(app_containers(production_docs)["worker"], production_docs)
     assert env["DATABASE_HOST"]["value"] == PRODUCTION["externalDatabase"]["host"]
@@ -441,7 +468,7 @@ def test_pods_roll_when_settings_change() -> None:
     def checksums(values: dict[str, Any]) -> list[str]:
         docs = render(values)
         return [
-            pod_annotations(named(docs, "Deployment", f"{RELEASE}-{component}"))["checksum/config"]
+            pod_annotations(component_workload(docs, component))["checksum/config"]
             for component in ("api", "worker")
         ]
 
@@ -499,7 +526,11 @@ def test_first_install_converges_without_hooks(default_docs: list[Doc]) -> None:
         hook = doc["metadata"].get("annotations", {}).get("helm.sh/hook")
         assert hook in (None, "test"), doc["metadata"]
     jobs = {doc["metadata"]["name"].rsplit("-", 1)[0]: doc for doc in of_kind(default_docs, "Job")}
-    assert set(jobs) == {f"{RELEASE}-temporal-schema", f"{RELEASE}-temporal-namespace"}
+    assert set(jobs) == {
+        f"{RELEASE}-temporal-schema",
+        f"{RELEASE}-temporal-namespace",
+        f"{RELEASE}-worker-rollout",
+    }
     schema_script = main_container(jobs[f"{RELEASE}-temporal-schema"])["command"][-1]
     for step in ("nc -z", "temporal-sql-tool", "setup-schema -v 0.0", "update-schema -d"):
         assert step in schema_script
@@ -603,3 +634,58 @@ def test_schema_rejects_bad_values(values: dict[str, Any], complaint: str) -> No
         render(values)
     report = helm.lint(CHART, values, strict=True)
     assert any(complaint in error for error in report["errors"]), report
+
+
+# ---- Worker Versioning --------------------------------------------------------------------------
+
+
+def test_two_worker_versions_run_side_by_side_and_the_new_one_is_promoted() -> None:
+    """During a rollout the chart runs the new build and the previous one, each in its own
+    Deployment selecting only its own pods; the rollout Job (a plain Job, no hook) promotes the
+    new build; no worker promotes itself."""
+    previous = {"buildId": "2026-11-30", "image": "ghcr.io/sbs-platform/sbs:2026-11-30"}
+    docs = render({"image": {"tag": "2026-12-04"}, "worker": {"previousVersions": [previous]}})
+    versions = worker_versions(docs)
+    assert set(versions) == {"2026-12-04", "2026-11-30"}
+    for build, deployment in versions.items():
+        container = main_container(deployment)
+        env = resolved_env(container, docs)
+        assert env["TEMPORAL_WORKER_BUILD_ID"]["value"] == build
+        assert env["TEMPORAL_DEPLOYMENT_NAME"]["value"] == "sbs-worker"
+        assert env["TEMPORAL_WORKER_SELF_PROMOTE"]["value"] == "false"
+        assert container["image"] == f"ghcr.io/sbs-platform/sbs:{build}"
+        selector = deployment["spec"]["selector"]["matchLabels"]
+        for other in versions.values():
+            labels = other["spec"]["template"]["metadata"]["labels"]
+            assert (selector.items() <= labels.items()) == (other is deployment)
+    assert component_workload(docs, "worker") is versions["2026-12-04"]
+    # The worker Service (metrics) covers every version's pods.
+    service = named(docs, "Service", f"{RELEASE}-worker")["spec"]["selector"]
+    for deployment in versions.values():
+        assert service.items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
+    (rollout,) = [
+        job
+        for job in of_kind(docs, "Job")
+        if job["metadata"]["labels"]["app.kubernetes.io/component"] == "worker-rollout"
+    ]
+    assert "helm.sh/hook" not in rollout["metadata"].get("annotations", {})
+    command = main_container(rollout)["command"]
+    assert command[:2] == ["scripts/worker_rollout.sh", "promote"]
+    assert command[command.index("--build-id") + 1] == "2026-12-04"
+    assert main_container(rollout)["image"] == "ghcr.io/sbs-platform/sbs:2026-12-04"
+
+
+def test_a_new_build_gets_a_new_worker_deployment_and_rollout_job() -> None:
+    """Never a rolling update from one build to the next inside one Deployment."""
+
+    def names(tag: str) -> set[str]:
+        docs = render({"image": {"tag": tag}})
+        return {
+            doc["metadata"]["name"]
+            for doc in [*of_kind(docs, "Deployment"), *of_kind(docs, "Job")]
+            if "worker" in doc["metadata"]["name"]
+        }
+
+    first, second = names("build-1"), names("build-2")
+    assert len(first) == len(second) == 2
+    assert not first & second

@@ -33,6 +33,7 @@ from tests.deploy.test_helm import (
     RELEASE,
     Doc,
     app_containers,
+    component_workload,
     main_container,
     named,
     of_kind,
@@ -268,7 +269,7 @@ def test_existing_secrets_replace_every_generated_one() -> None:
 
 def test_pods_roll_when_any_secret_they_read_changes() -> None:
     def annotations(values: dict[str, Any]) -> dict[str, str]:
-        return pod_annotations(named(render(values), "Deployment", f"{RELEASE}-worker"))
+        return pod_annotations(component_workload(render(values), "worker"))
 
     base = {"secrets": {"apiToken": GOOD_TOKEN}}
     reference = annotations(base)
@@ -313,7 +314,7 @@ def test_components_with_several_pods_get_a_budget() -> None:
     docs = render({"api": {"replicaCount": 3}, "worker": {"replicaCount": 2}})
     for component in ("api", "worker"):
         budget = named(docs, "PodDisruptionBudget", f"{RELEASE}-{component}")
-        labels = named(docs, "Deployment", f"{RELEASE}-{component}")["spec"]["template"]
+        labels = component_workload(docs, component)["spec"]["template"]
         assert matches(budget["spec"]["selector"]["matchLabels"], labels["metadata"]["labels"])
         assert budget["spec"]["minAvailable"] == 1
     autoscaled = render({"autoscaling": {"enabled": True, "minReplicas": 2}})
@@ -364,9 +365,10 @@ def test_nats_shuts_down_in_lame_duck_mode(default_docs: list[Doc]) -> None:
     assert pod_spec(statefulset)["terminationGracePeriodSeconds"] >= grace + duration + 5
 
 
-def test_temporal_jobs_end_and_are_cleaned_up(default_docs: list[Doc]) -> None:
+def test_jobs_end_and_are_cleaned_up(default_docs: list[Doc]) -> None:
+    """The Temporal Jobs and the worker rollout Job."""
     jobs = of_kind(default_docs, "Job")
-    assert len(jobs) == 2
+    assert len(jobs) == 3
     for job in jobs:
         spec = job["spec"]
         env = {item["name"]: item.get("value") for item in main_container(job)["env"]}

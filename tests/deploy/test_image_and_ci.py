@@ -35,7 +35,7 @@ DOCKERFILE = REPO_ROOT / "Dockerfile"
 WORKFLOW_DIR = REPO_ROOT / ".github" / "workflows"
 CI_WORKFLOW = WORKFLOW_DIR / "ci.yml"
 SCRIPTS = REPO_ROOT / "scripts"
-OWN_SCRIPTS = ("start_api.sh", "start_worker.sh", "deploy_test.sh")
+OWN_SCRIPTS = ("start_api.sh", "start_worker.sh", "worker_rollout.sh", "deploy_test.sh")
 RUNTIME_SOURCES = {
     "app",
     "alembic",
@@ -45,6 +45,7 @@ RUNTIME_SOURCES = {
     "run_worker.py",
     "scripts/start_api.sh",
     "scripts/start_worker.sh",
+    "scripts/worker_rollout.sh",
 }
 DIGEST = "sha256:" + "ab" * 32
 
@@ -361,6 +362,7 @@ def test_dockerignore_leaves_out(path: str) -> None:
         "alembic/env.py",
         "scripts/start_api.sh",
         "scripts/start_worker.sh",
+        "scripts/worker_rollout.sh",
     ],
 )
 def test_dockerignore_keeps_what_the_image_needs(path: str) -> None:
@@ -410,7 +412,11 @@ def fake_python(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize(
     ("script", "program"),
-    [("start_api.sh", "entrypoint.py"), ("start_worker.sh", "run_worker.py")],
+    [
+        ("start_api.sh", "entrypoint.py"),
+        ("start_worker.sh", "run_worker.py"),
+        ("worker_rollout.sh", "-m app.temporal.rollout"),
+    ],
 )
 def test_start_scripts_run_from_the_repo_root(
     fake_python: Path, tmp_path: Path, script: str, program: str

@@ -97,6 +97,8 @@ def stack_endpoints(stack: StackConfig, target: Target) -> dict[str, Any]:
     ports = stack.ports
     return {
         "config": {"temporalTaskQueue": target.task_queue},
+        # A Worker Deployment of its own: promoting it moves no other test's current version.
+        "worker": {"deploymentName": f"kube-{target.key}-{RUN_ID}"},
         "externalDatabase": {
             "host": HOST_FROM_POD,
             "port": ports["postgresql"],
@@ -328,12 +330,34 @@ def chart_run(
             key, target, docs, directory, api, worker, f"http://{HOST}:{host_port}", host_port
         )
         wait_for_health(run)
+        run_the_rollout_job(docs, directory)
         yield run
     finally:
         remove(docs, directory)
         for name in podman("secret", "ls", "--format", "{{.Name}}").stdout.split():
             if name.endswith(RUN_ID):
                 podman("secret", "rm", name, check=False)
+
+
+def run_the_rollout_job(docs: list[Doc], directory: Path) -> None:
+    """Play the rollout Job's pod (podman plays no Job): it makes the worker pod's build the
+    current version once Temporal sees its pollers, as after `helm install` on a cluster."""
+    job = find(docs, "Job", "worker-rollout")
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": job["metadata"]["name"], "labels": job["metadata"]["labels"]},
+        "spec": job["spec"]["template"]["spec"],
+    }
+    config_map = next(d for d in docs if d["kind"] == "ConfigMap")
+    played = play(pod, config_map, directory)
+    try:
+        poll(played.running, lambda running: not running, STARTUP_SECONDS, interval=0.5)
+        state = played.inspect()["State"]
+        assert state["ExitCode"] == 0, played.logs()[-3000:]
+        assert "is current" in played.logs(), played.logs()[-3000:]
+    finally:
+        played.down()
 
 
 def wait_for_health(run: ChartRun) -> None:

@@ -97,7 +97,11 @@ def test_no_tests_git_or_local_state(files: dict[str, int]) -> None:
     assert top_level == {"alembic", "alembic.ini", "app", "entrypoint.py", "run_api.py",
                          "run_worker.py", "scripts", "__pycache__"}  # fmt: skip
     scripts = {path for path in files if path.startswith("app/scripts/")}
-    assert scripts == {"app/scripts/start_api.sh", "app/scripts/start_worker.sh"}
+    assert scripts == {
+        "app/scripts/start_api.sh",
+        "app/scripts/start_worker.sh",
+        "app/scripts/worker_rollout.sh",
+    }
     own_tests = {path.name for path in (REPO_ROOT / "tests").rglob("*.py")} - {"__init__.py"}
     shipped = {PurePosixPath(path).name for path in files if path.startswith("app/")}
     assert own_tests & shipped == set()

@@ -102,21 +102,29 @@ def follow_the_recipes(repo: Path) -> None:
     routes = repo / "app/api/routes/__init__.py"
     edit(routes, "import bus, cache, health,", "import bus, cache, health, notes,")
     edit(routes, "workflows, bus, cache)", "workflows, bus, cache, notes)")
-    worker = repo / "app/temporal/worker.py"
+    registration = repo / "app/temporal/registration.py"
     edit(
-        worker,
+        registration,
         "from app.activities.test_activity import compose_greeting\n",
         "from app.activities.notes import count_words\n"
         "from app.activities.test_activity import compose_greeting\n",
     )
     edit(
-        worker,
+        registration,
         "from app.workflows.test_workflow import TestWorkflow\n",
         "from app.workflows.notes import CountWordsWorkflow\n"
         "from app.workflows.test_workflow import TestWorkflow\n",
     )
-    edit(worker, "workflows=[", "workflows=[CountWordsWorkflow, ")
-    edit(worker, "activities=[", "activities=[count_words, ")
+    edit(
+        registration,
+        "WORKFLOWS: Sequence[type] = [",
+        "WORKFLOWS: Sequence[type] = [CountWordsWorkflow, ",
+    )
+    edit(
+        registration,
+        "ACTIVITIES: Sequence[Callable[..., Any]] = [",
+        "ACTIVITIES: Sequence[Callable[..., Any]] = [count_words, ",
+    )
 
 
 def make(repo: Path, environment: dict[str, str], *arguments: str) -> str:
@@ -262,7 +270,12 @@ def test_the_recipes_work_as_written(
     assert 'op.create_table(\n        "notes"' in generated, generated
     assert f'down_revision: str | None = "{head_before}"' in generated, generated
     # The README's code and the generated migration (its post-write hooks) pass `make lint`.
-    edited = ["app/config.py", NATS_MODULE, "app/temporal/worker.py", "app/api/routes/__init__.py"]
+    edited = [
+        "app/config.py",
+        NATS_MODULE,
+        "app/temporal/registration.py",
+        "app/api/routes/__init__.py",
+    ]
     lint(scratch, [migration.relative_to(scratch).as_posix(), *recipe_files(), *edited])
     assert probe_new_dependency(scratch, environment) == "search ConnectError"
 

@@ -33,6 +33,7 @@ REQUIRED_ALERTS = {
     "SbsApiHighLatency",
     "SbsWorkerDown",
     "SbsWorkflowFailures",
+    "SbsWorkflowNondeterminism",
     "SbsPostgresqlDown",
     "SbsRedisDown",
     "SbsNatsDown",

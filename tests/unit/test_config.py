@@ -4,6 +4,7 @@ that names the bad variable."""
 import pytest
 
 from app.config import ConfigurationError, Settings, get_settings
+from app.temporal.worker import deployment_config
 
 
 @pytest.fixture(autouse=True)
@@ -213,3 +214,33 @@ def test_connection_settings_that_cannot_work_are_named(
     with pytest.raises(ConfigurationError) as raised:
         get_settings()
     assert named in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("variables", "build_id"),
+    [
+        ({}, "local"),
+        ({"APP_BUILD": "abc123"}, "abc123"),
+        ({"APP_BUILD": "abc123", "TEMPORAL_WORKER_BUILD_ID": "2026-12-04"}, "2026-12-04"),
+    ],
+)
+def test_the_worker_build_id_falls_back_to_app_build_then_local(
+    monkeypatch: pytest.MonkeyPatch, variables: dict[str, str], build_id: str
+) -> None:
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings()
+    assert settings.worker_build_id == build_id
+    version = deployment_config(settings)
+    assert version.use_worker_versioning
+    assert version.version.deployment_name == "sbs-worker"
+    assert version.version.build_id == build_id
+    assert settings.temporal_worker_self_promote  # locally the worker makes itself current
+
+
+def test_the_helm_setting_turns_self_promotion_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEMPORAL_WORKER_SELF_PROMOTE", "false")
+    monkeypatch.setenv("TEMPORAL_DEPLOYMENT_NAME", "orders")
+    settings = Settings()
+    assert not settings.temporal_worker_self_promote
+    assert deployment_config(settings).version.deployment_name == "orders"

@@ -383,3 +383,20 @@ Each is mounted read-only at /etc/sbs/tls/<dependency>/ as ca.crt, tls.crt and t
   readOnly: true
 {{- end }}
 {{- end }}
+
+{{/* The worker versions the chart runs, current first: a list of dicts with buildId, image,
+replicas. The current one is the chart's image (build id worker.buildId, else APP_BUILD);
+worker.previousVersions keep older builds running until Temporal reports them drained. */}}
+{{- define "sbs.workerVersions" -}}
+{{- $versions := list (dict "buildId" (.Values.worker.buildId | default (include "sbs.appBuild" .)) "image" (include "sbs.image" .) "replicas" .Values.worker.replicaCount "current" true) }}
+{{- range .Values.worker.previousVersions }}
+{{- $versions = append $versions (dict "buildId" .buildId "image" .image "replicas" (.replicaCount | default $.Values.worker.replicaCount) "current" false) }}
+{{- end }}
+{{- toJson $versions }}
+{{- end }}
+
+{{/* A worker version's resource suffix and label value: a short hash of its build id (a build
+id may be a digest, which no name or label can hold). */}}
+{{- define "sbs.workerVersionKey" -}}
+{{- . | toString | sha256sum | trunc 10 }}
+{{- end }}
