@@ -34,6 +34,15 @@ from helm_python.errors import HelmError
 
 from app.config import Settings
 from tests.deploy import upstream_facts as facts
+from tests.deploy.helm_chart import (
+    KUBE_VERSION,
+    NAMESPACE,
+    Doc,
+    is_workload,
+    pod_spec,
+    render_chart,
+)
+from tests.tools import tool_environment
 
 BIN = Path(sys.executable).parent
 # nats-server of the line the artifacts pin (nats:2.10.x): `make setup-dev` installs PyPI
@@ -43,13 +52,9 @@ NATS_210 = BIN.parent / "opt" / "nats-server-2.10" / "bin" / "nats-server"
 APP_IMAGE = "ghcr.io/sbs-platform/sbs"
 # Read by the app once the runtime issue 10 lands (its contract); known here in either merge order.
 SPEC_PORTS = {"api": 8000, "db": 5432, "temporal": 7233, "redis": 6379, "nats": 4222}
-KUBE_VERSION = "1.34.0"
-RELEASE = "sbs"
-NAMESPACE = "sbs"
 TIMEOUT = 120
 
 Problems = list[str]
-Doc = dict[str, Any]
 
 
 # ---- shared facts and runners -------------------------------------------------------------------
@@ -367,34 +372,6 @@ def check_dockerfile(root: Path) -> Problems:
 # ---- Helm ---------------------------------------------------------------------------------------
 
 
-def docs_of(manifests: dict[str, str]) -> list[Doc]:
-    """The documents of rendered manifests, NOTES.txt left out."""
-    return [
-        doc
-        for path, text in sorted(manifests.items())
-        if not path.endswith("NOTES.txt")
-        for doc in yaml.safe_load_all(text)
-        if doc
-    ]
-
-
-def render_chart(
-    chart_dir: Path, values: dict[str, Any], release: str = RELEASE, namespace: str = NAMESPACE
-) -> list[Doc]:
-    with helm.Chart.load(chart_dir) as chart:
-        return docs_of(chart.render(values, name=release, namespace=namespace))
-
-
-def pod_spec(doc: Doc) -> Doc | None:
-    if doc["kind"] == "Pod":
-        spec: Doc = doc["spec"]
-        return spec
-    if doc["kind"] in ("Deployment", "StatefulSet", "Job", "DaemonSet"):
-        template: Doc = doc["spec"]["template"]["spec"]
-        return template
-    return None
-
-
 def pod_labels(doc: Doc) -> dict[str, str]:
     labels: dict[str, str] = (
         doc["metadata"] if doc["kind"] == "Pod" else doc["spec"]["template"]["metadata"]
@@ -473,10 +450,9 @@ def temporal_server_problems(where: str, container: Doc) -> Problems:
 def workload_problems(docs: list[Doc], root: Path, value_set: str) -> Problems:
     problems: Problems = []
     config_maps = {doc["metadata"]["name"]: doc for doc in docs if doc["kind"] == "ConfigMap"}
-    workloads = [doc for doc in docs if pod_spec(doc) is not None]
+    workloads = [doc for doc in docs if is_workload(doc)]
     for workload in workloads:
         spec = pod_spec(workload)
-        assert spec is not None
         where = f"helm {value_set} {workload['kind']}/{workload['metadata']['name']}"
         volumes = {volume["name"]: volume for volume in spec.get("volumes", [])}
         claims = {c["metadata"]["name"] for c in workload["spec"].get("volumeClaimTemplates", [])}
@@ -562,7 +538,7 @@ def workload_problems(docs: list[Doc], root: Path, value_set: str) -> Problems:
             names = {
                 port.get("name")
                 for w in selected
-                for c in (pod_spec(w) or {}).get("containers", [])
+                for c in pod_spec(w).get("containers", [])
                 for port in c.get("ports", [])
             }
             for port in doc["spec"]["ports"]:
@@ -728,14 +704,17 @@ def check_terraform(root: Path) -> Problems:
 # ---- Ansible ------------------------------------------------------------------------------------
 
 
-def ansible_environment(ansible_dir: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        "ANSIBLE_CONFIG": str(ansible_dir / "ansible.cfg"),
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
-    }
+def ansible_environment(ansible_dir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """What ansible-playbook, ansible-lint and ansible-doc run with against `ansible_dir`."""
+    return tool_environment(
+        {
+            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+            "ANSIBLE_CONFIG": str(ansible_dir / "ansible.cfg"),
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+            **(extra or {}),
+        }
+    )
 
 
 @functools.cache
