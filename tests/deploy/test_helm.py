@@ -41,7 +41,7 @@ from tests.deploy.helm_chart import (
     pod_spec,
     render,
 )
-from tests.tools import tool_environment
+from tests.tools import unmeasured_environment
 
 SUBCHARTS = ("postgresql", "temporal", "redis", "nats")
 CRD_GROUPS = ("monitoring.coreos.com/",)
@@ -108,7 +108,12 @@ def checkov_report(
     command = [str(CHECKOV), "-d", str(directory), "--framework", "kubernetes"]
     command += ["--quiet", "--compact", "-o", "json"]
     result = subprocess.run(
-        command, capture_output=True, text=True, timeout=300, check=False, env=tool_environment()
+        command,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=unmeasured_environment(),
     )
     assert result.stdout.strip(), f"checkov printed nothing: {result.stderr[-2000:]}"
     reports = json.loads(result.stdout)

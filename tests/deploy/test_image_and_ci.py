@@ -28,7 +28,7 @@ import pytest
 import yaml
 
 from devstack.config import free_ports
-from tests.tools import tool_environment
+from tests.tools import unmeasured_environment
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -611,7 +611,7 @@ def test_workflows_match_the_github_schema() -> None:
     assert CI_WORKFLOW in files
     result = run(
         [tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *map(str, files)],
-        env=tool_environment(),
+        env=unmeasured_environment(),
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -621,7 +621,7 @@ def test_schema_check_does_reject_a_broken_workflow(tmp_path: Path) -> None:
     broken.write_text("on: push\njobs:\n  build:\n    runs-on: ubuntu-24.04\n    stepz: []\n")
     result = run(
         [tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", str(broken)],
-        env=tool_environment(),
+        env=unmeasured_environment(),
     )
     assert result.returncode != 0
 

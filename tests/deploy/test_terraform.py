@@ -20,7 +20,7 @@ from typing import Any
 import hcl2.api
 import pytest
 
-from tests.tools import tool_environment
+from tests.tools import unmeasured_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 TERRAFORM = ROOT / "infrastructure" / "terraform"
@@ -409,7 +409,7 @@ def checkov_report() -> dict[str, Any]:
         timeout=600,
         cwd=ROOT,
         check=False,
-        env=tool_environment(),
+        env=unmeasured_environment(),
     )
     try:
         report = json.loads(result.stdout)

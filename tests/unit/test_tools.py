@@ -6,14 +6,14 @@ import sys
 
 import pytest
 
-from tests.tools import COVERAGE_HOOKS, tool_environment
+from tests.tools import COVERAGE_HOOKS, unmeasured_environment
 
 
 def test_a_tools_environment_leaves_only_coverage_out(monkeypatch: pytest.MonkeyPatch) -> None:
     for hook in COVERAGE_HOOKS:
         monkeypatch.setenv(hook, "[run]")
     monkeypatch.setenv("SBS_SOMETHING", "kept")
-    environment = tool_environment({"ANSIBLE_NOCOLOR": "1"})
+    environment = unmeasured_environment({"ANSIBLE_NOCOLOR": "1"})
     assert not set(COVERAGE_HOOKS) & set(environment)
     assert environment["SBS_SOMETHING"] == "kept"
     assert environment["ANSIBLE_NOCOLOR"] == "1"
@@ -26,7 +26,7 @@ def test_a_tool_process_starts_no_coverage(monkeypatch: pytest.MonkeyPatch) -> N
     probe = "import sys; print('coverage' in sys.modules)"
     result = subprocess.run(
         [sys.executable, "-c", probe],
-        env=tool_environment(),
+        env=unmeasured_environment(),
         capture_output=True,
         text=True,
         timeout=30,
