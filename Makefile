@@ -99,12 +99,13 @@ test-packages: ## install the Debian packages the tests need (as root or with su
 	@scripts/install_test_packages.sh
 
 # pytest-xdist workers, each with a stack of its own (free ports, a state directory of its own);
-# the tests of one module (of tests/image: all of them) stay on one worker. 0: one process.
+# the tests of one module (of tests/image: all of them) stay on one worker, the longest groups
+# first (tests/conftest.py). 0: one process.
 TEST_WORKERS ?= 2
 
 # The packages come first: without root or sudo, `make test` stops at once with the apt-get line.
 test: test-packages setup-dev ## run every test against a stack of its own (beside a running `make up`)
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup \
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder \
 		--cov --cov-report=term-missing:skip-covered $(PYTEST_ARGS)
 
 check: lint ## lint, unit and API-level tests (app in process) on the running `make up` stack, else its own

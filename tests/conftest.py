@@ -24,18 +24,40 @@ TESTS = Path(__file__).parent
 # Directories whose tests share one costly session fixture: one worker runs all of them (the
 # image is built once per run).
 SHARED_BY_DIRECTORY = ("image",)
+# The longest groups, longest first (`--durations` of a whole run): handed out first, so that
+# neither worker is left with one of them at the end while the other idles.
+LONGEST_GROUPS = (
+    "image",
+    "integration/test_devstack_cli",
+    "integration/test_migrations",
+    "integration/test_recipes",
+    "integration/test_openapi_fuzz",
+    "integration/test_production",
+    "deploy/test_artifact_mutations",
+    "integration/test_lifecycle",
+    "deploy/test_ansible_idempotence",
+    "integration/test_tracing",
+    "integration/test_crash_recovery",
+    "monitoring/test_alert_delivery",
+)
+
+
+def group_of(item: pytest.Item) -> str:
+    relative = item.path.relative_to(TESTS)
+    if relative.parts[0] in SHARED_BY_DIRECTORY:
+        return relative.parts[0]
+    return relative.with_suffix("").as_posix()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Groups for `--dist loadgroup`: a module's tests stay on one worker (its module-scoped
-    fixtures are made once), and so do the tests of a directory in SHARED_BY_DIRECTORY."""
+    """Groups for `--dist loadgroup` (`make test`): a module's tests stay on one worker (its
+    module-scoped fixtures are made once), and so do the tests of a directory in
+    SHARED_BY_DIRECTORY; the LONGEST_GROUPS come first, the rest in their usual order."""
     for item in items:
-        if item.get_closest_marker("xdist_group"):
-            continue
-        relative = item.path.relative_to(TESTS)
-        shared = relative.parts[0] in SHARED_BY_DIRECTORY
-        group = relative.parts[0] if shared else relative.with_suffix("").as_posix()
-        item.add_marker(pytest.mark.xdist_group(group))
+        if not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(group_of(item)))
+    rank = {group: position for position, group in enumerate(LONGEST_GROUPS)}
+    items.sort(key=lambda item: rank.get(group_of(item), len(LONGEST_GROUPS)))
 
 
 @pytest.hookimpl(wrapper=True, trylast=True)
