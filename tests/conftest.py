@@ -49,6 +49,9 @@ def group_of(item: pytest.Item) -> str:
     return relative.with_suffix("").as_posix()
 
 
+# tryfirst: xdist's worker names each test after its group in this same hook, so the groups
+# must be there before it runs.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Groups for `--dist loadgroup` (`make test`): a module's tests stay on one worker (its
     module-scoped fixtures are made once), and so do the tests of a directory in
