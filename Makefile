@@ -14,7 +14,7 @@ NATS_210_STAMP := $(NATS_210)/.installed-requirements-nats-2.10
 
 .PHONY: help setup setup-dev up down status logs reset psql redis-cli temporal test lint bench \
 	clean image lock migration migrate dev backup restore rehearsal rehearsal-up rehearsal-down \
-	workflow-history
+	workflow-history test-packages check
 
 # Targets that only look at a stack: they need the venv `make up` made, never install anything.
 NEED_VENV = @[ -x $(PY) ] || { echo "no $(VENV) yet: run 'make up' first"; exit 1; }
@@ -114,8 +114,21 @@ workflow-history: ## record a run's history for the replay tests (WORKFLOW_ID=â€
 	@[ -n "$(WORKFLOW_ID)" ] || { echo "usage: make workflow-history WORKFLOW_ID=<id> [NAME=<file name>]"; exit 1; }
 	@$(PY) -m devstack.workflow_history "$(WORKFLOW_ID)" $(NAME)
 
-test: setup-dev ## run every test against a stack of its own (beside a running `make up`)
-	$(PY) -m pytest --cov --cov-report=term-missing:skip-covered $(PYTEST_ARGS)
+test-packages: ## install the Debian packages the tests need (as root or with sudo), or name them
+	@scripts/install_test_packages.sh
+
+# pytest-xdist workers, each with a stack of its own (free ports, a state directory of its own);
+# the tests of one module (of tests/image: all of them) stay on one worker, the longest groups
+# first (tests/conftest.py). 0: one process.
+TEST_WORKERS ?= 2
+
+# The packages come first: without root or sudo, `make test` stops at once with the apt-get line.
+test: test-packages setup-dev ## run every test against a stack of its own (beside a running `make up`)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder \
+		--cov --cov-report=term-missing:skip-covered $(PYTEST_ARGS)
+
+check: lint ## lint, unit and API-level tests (app in process) on the running `make up` stack, else its own
+	SBS_TEST_STACK=running $(PY) -m pytest -q tests/unit tests/api $(PYTEST_ARGS)
 
 lint: setup-dev ## ruff, mypy, and squawk over the SQL of every migration
 	$(VENV)/bin/ruff check .

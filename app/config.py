@@ -414,9 +414,11 @@ class Settings(BaseSettings):
             scheme = urlsplit(server).scheme
             if scheme not in ("nats", "tls"):
                 problems.append(f"NATS_URL: {server!r} is not a nats:// or tls:// URL")
-        if self.redis_tls_ca_file and self.redis_sentinels:
-            problems.append("REDIS_TLS_CA_FILE: TLS through Sentinel is not supported yet")
-        elif self.redis_tls_ca_file and urlsplit(self.redis_url).scheme != "rediss":
+        if (
+            self.redis_tls_ca_file
+            and not self.redis_sentinels
+            and urlsplit(self.redis_url).scheme != "rediss"
+        ):
             problems.append("REDIS_TLS_CA_FILE is set but REDIS_URL is not rediss://")
         for prefix in ("REDIS_TLS", "NATS_TLS"):
             problems += tls_file_problems(

@@ -17,6 +17,8 @@ def _postgresql_uses_tls(settings: Settings) -> bool:
 
 
 def _redis_uses_tls(settings: Settings) -> bool:
+    if settings.redis_sentinels:  # the Sentinels and the data nodes share REDIS_TLS_*
+        return bool(settings.redis_tls_ca_file)
     return settings.redis_url.startswith("rediss://")
 
 

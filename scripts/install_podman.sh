@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install and configure podman so `make image` and the image tests can build and run the
 # image on a Debian/Ubuntu machine without a Docker engine. Idempotent: what is already
-# there is left alone. `--check` only reports whether anything is missing (exit 1 if so).
+# there is left alone. `--check` only reports whether anything is missing (exit 1 if so);
+# `--list` prints its packages (scripts/install_test_packages.sh installs them with the rest).
 set -euo pipefail
 
 # catatonit: the pause process of the pods `podman kube play` creates (tests/image).
@@ -23,6 +24,11 @@ missing_packages() {
 configured() {
   [[ -d /run/systemd/system ]] || { [[ -f $conf ]] && grep -qF "$marker" "$conf"; }
 }
+
+if [[ ${1:-} == "--list" ]]; then
+  printf '%s\n' "${packages[@]}"
+  exit 0
+fi
 
 mapfile -t missing < <(missing_packages)
 if [[ ${1:-} == "--check" ]]; then

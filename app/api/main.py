@@ -2,7 +2,7 @@
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -21,6 +21,9 @@ from app.tracing import instrument_app
 
 logger = logging.getLogger("sbs.api")
 
+# Builds the app's services from its settings when the app starts (its lifespan), without I/O.
+ServicesFactory = Callable[[Settings], Services]
+
 
 async def warm_up(services: Services, readiness: Readiness) -> None:
     """Check every dependency once (connecting the clients), log it, then take traffic.
@@ -36,13 +39,19 @@ async def warm_up(services: Services, readiness: Readiness) -> None:
     logger.info("api ready", extra={"gc_frozen_objects": frozen})
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, services_factory: ServicesFactory = Services.create
+) -> FastAPI:
+    """The API. `services_factory` builds what the routes, the error handlers and the demo check use
+    (`app.state.services`) when the app starts; the lifespan closes them when it stops. By
+    default one client per dependency, at the addresses the settings name; a test may run the
+    app in process with services of its choosing (real servers, e.g. one that is stopped)."""
     settings = settings or get_settings()
     readiness = Readiness()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = Services.create(settings)
+        services = services_factory(settings)
         app.state.services = services
         logger.info(
             "api starting",

@@ -19,6 +19,24 @@ DEMO_KEY_PREFIX = "sbs:test:"
 REDIS_ERRORS = (RedisError, OSError)
 
 
+def tls_options(settings: Settings) -> dict[str, Any]:
+    """Verified TLS when REDIS_TLS_CA_FILE is set: to the server of a `rediss://` REDIS_URL, or
+    in Sentinel mode to the Sentinels and the data nodes alike (one CA, one client certificate;
+    `ssl` picks redis-py's TLS connection classes, Sentinel's managed ones included)."""
+    if not settings.redis_tls_ca_file:
+        return {}
+    options: dict[str, Any] = {
+        "ssl_ca_certs": settings.redis_tls_ca_file,
+        "ssl_certfile": settings.redis_tls_cert_file or None,
+        "ssl_keyfile": settings.redis_tls_key_file or None,
+        "ssl_cert_reqs": "required",
+        "ssl_check_hostname": True,
+    }
+    if settings.redis_sentinels:
+        options["ssl"] = True
+    return options
+
+
 def connect(settings: Settings) -> Redis:
     """A client of REDIS_URL's server, or of the master Sentinel names when REDIS_SENTINELS is
     set; each command is bounded by the connect and request timeouts either way."""
@@ -26,16 +44,8 @@ def connect(settings: Settings) -> Redis:
         "socket_connect_timeout": settings.dependency_connect_timeout,
         "socket_timeout": settings.request_timeout,
     }
+    tls = tls_options(settings)
     if not settings.redis_sentinels:
-        tls: dict[str, Any] = {}
-        if settings.redis_tls_ca_file:
-            tls = {
-                "ssl_ca_certs": settings.redis_tls_ca_file,
-                "ssl_certfile": settings.redis_tls_cert_file or None,
-                "ssl_keyfile": settings.redis_tls_key_file or None,
-                "ssl_cert_reqs": "required",
-                "ssl_check_hostname": True,
-            }
         return Redis.from_url(settings.redis_url, decode_responses=True, **timeouts, **tls)
     # A Sentinel answers at once or not at all: a frozen one costs half the health timeout,
     # asked once (redis-py retries 3 times by default; the next Sentinel is the retry), before
@@ -48,10 +58,12 @@ def connect(settings: Settings) -> Redis:
             "socket_connect_timeout": sentinel_timeout,
             "socket_timeout": sentinel_timeout,
             "retry": Retry(NoBackoff(), 0),
+            **tls,
         },
         password=settings.redis_password or None,
         decode_responses=True,
         **timeouts,
+        **tls,
     )
     # A connection is made to the address Sentinel gives when it is opened; a demoted master
     # answering READONLY, a lost or a timed-out connection is dropped and the next one asks again.

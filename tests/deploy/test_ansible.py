@@ -10,7 +10,6 @@ exactly the app's settings with the app's defaults; images match docker-compose.
 
 import base64
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ import pytest
 import yaml
 
 from app.config import Settings
+from tests.deploy.artifact_checks import ansible_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 ANSIBLE = ROOT / "infrastructure" / "ansible"
@@ -147,17 +147,6 @@ def defined_by_tasks(tasks: list[dict[str, Any]]) -> set[str]:
     return names
 
 
-def ansible_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
-    return {
-        **os.environ,
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        "ANSIBLE_CONFIG": str(ANSIBLE / "ansible.cfg"),
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
-        **(extra or {}),
-    }
-
-
 def run(command: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         command,
@@ -166,7 +155,7 @@ def run(command: list[str], env: dict[str, str] | None = None) -> subprocess.Com
         timeout=300,
         check=False,
         cwd=ANSIBLE,
-        env=ansible_environment(env),
+        env=ansible_environment(ANSIBLE, env),
     )
 
 
@@ -179,7 +168,7 @@ def ansible_lint() -> Iterator[subprocess.Popen[str]]:
         stderr=subprocess.STDOUT,
         text=True,
         cwd=ANSIBLE,
-        env=ansible_environment({"ANSIBLE_LINT_NODEPS": "1"}),
+        env=ansible_environment(ANSIBLE, {"ANSIBLE_LINT_NODEPS": "1"}),
     )
     yield process
     if process.poll() is None:

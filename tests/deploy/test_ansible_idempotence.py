@@ -22,7 +22,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.test_ansible import ANSIBLE, BIN, ansible_environment
+from tests.deploy.artifact_checks import ansible_environment
+from tests.deploy.test_ansible import ANSIBLE, BIN
 
 ROLES_THAT_RUN_HERE = ("common",)
 # Kernel settings are the host's inside a chroot.
@@ -85,12 +86,13 @@ def apply_to_root(role: str, root: Path, tmp_path: Path) -> dict[str, Any]:
         check=False,
         cwd=ANSIBLE,
         env=ansible_environment(
+            ANSIBLE,
             {
                 "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
                 "ANSIBLE_ROLES_PATH": str(ANSIBLE / "roles"),
                 # The root's own Python, not the controller's venv.
                 "ANSIBLE_PYTHON_INTERPRETER": "/usr/bin/python3",
-            }
+            },
         ),
     )
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]

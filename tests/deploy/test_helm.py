@@ -27,66 +27,37 @@ import app
 from app.config import Settings
 from tests.deploy.artifact_checks import (
     BAD_CONNECTION_VALUES,
-    PEER_VARIABLES,
     SECRET_VARIABLES,
     TLS_FILE_VARIABLES,
 )
+from tests.deploy.helm_chart import (
+    CHART,
+    KUBE_VERSION,
+    NAMESPACE,
+    RELEASE,
+    Doc,
+    all_containers,
+    app_containers,
+    component_workload,
+    is_workload,
+    main_container,
+    named,
+    of_kind,
+    pod_annotations,
+    pod_spec,
+    render,
+    worker_versions,
+)
+from tests.tools import unmeasured_environment
 
-REPO = Path(__file__).resolve().parents[2]
-CHART = REPO / "deploy" / "helm" / "sbs"
 SUBCHARTS = ("postgresql", "temporal", "redis", "nats")
-RELEASE = "sbs"
-NAMESPACE = "sbs"
-KUBE_VERSION = "1.34.0"
 CRD_GROUPS = ("monitoring.coreos.com/",)
-WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job", "Pod")
 CHECKOV = Path(sys.executable).with_name("checkov")
 
 PRODUCTION = yaml.safe_load((CHART / "values-production.example.yaml").read_text())
 VALUE_SETS: dict[str, dict[str, Any]] = {"default": {}, "production": PRODUCTION}
 
-Doc = dict[str, Any]
-
-
 # ---- helpers ---------------------------------------------------------------------------
-
-
-def render(values: dict[str, Any]) -> list[Doc]:
-    """Render like `helm template` and return every non-empty YAML document.
-
-    The chart is loaded afresh each time: rendering drops disabled subcharts from the
-    loaded chart object (helm-python-sdk 0.2.2), which would leak into the next render.
-    """
-    with helm.Chart.load(CHART) as chart:
-        manifests = chart.render(values, name=RELEASE, namespace=NAMESPACE)
-    docs: list[Doc] = []
-    for path, text in sorted(manifests.items()):
-        if not path.endswith("NOTES.txt"):
-            docs.extend(doc for doc in yaml.safe_load_all(text) if doc)
-    return docs
-
-
-def of_kind(docs: list[Doc], kind: str) -> list[Doc]:
-    return [doc for doc in docs if doc["kind"] == kind]
-
-
-def named(docs: list[Doc], kind: str, name: str) -> Doc:
-    matches = [doc for doc in of_kind(docs, kind) if doc["metadata"]["name"] == name]
-    assert len(matches) == 1, f"expected one {kind} {name}, found {len(matches)}"
-    return matches[0]
-
-
-def pod_spec(workload: Doc) -> Doc:
-    if workload["kind"] == "Pod":
-        spec: Doc = workload["spec"]
-    else:
-        spec = workload["spec"]["template"]["spec"]
-    return spec
-
-
-def all_containers(workload: Doc) -> list[Doc]:
-    spec = pod_spec(workload)
-    return [*spec.get("initContainers", []), *spec["containers"]]
 
 
 def resolved_env(container: Doc, docs: list[Doc]) -> dict[str, Doc]:
@@ -117,44 +88,6 @@ GOOD_TOKEN = "t" * 40
 GOOD_PASSWORD = "a-real-password-for-tests"
 
 
-def main_container(workload: Doc) -> Doc:
-    container: Doc = pod_spec(workload)["containers"][0]
-    return container
-
-
-def pod_annotations(workload: Doc) -> dict[str, str]:
-    annotations: dict[str, str] = workload["spec"]["template"]["metadata"]["annotations"]
-    return annotations
-
-
-def component_workload(docs: list[Doc], component: str) -> Doc:
-    """The API Deployment, or the worker Deployment of the current version (one per build id)."""
-    found = [
-        doc
-        for doc in of_kind(docs, "Deployment")
-        if doc["metadata"]["labels"].get("app.kubernetes.io/component") == component
-        and doc["metadata"]["annotations"].get("sbs.platform/current-version", "true") == "true"
-    ]
-    assert len(found) == 1, f"expected one current {component} Deployment, found {len(found)}"
-    return found[0]
-
-
-def worker_versions(docs: list[Doc]) -> dict[str, Doc]:
-    """Every worker Deployment by the build id it runs."""
-    return {
-        doc["metadata"]["annotations"]["sbs.platform/build-id"]: doc
-        for doc in of_kind(docs, "Deployment")
-        if doc["metadata"]["labels"].get("app.kubernetes.io/component") == "worker"
-    }
-
-
-def app_containers(docs: list[Doc]) -> dict[str, Doc]:
-    return {
-        component: main_container(component_workload(docs, component))
-        for component in ("api", "worker")
-    }
-
-
 @pytest.fixture(scope="module", params=sorted(VALUE_SETS))
 def rendered(request: pytest.FixtureRequest) -> tuple[str, list[Doc]]:
     return request.param, render(VALUE_SETS[request.param])
@@ -181,7 +114,14 @@ def checkov_report(
         (directory / name).write_text(yaml.safe_dump(doc, sort_keys=False))
     command = [str(CHECKOV), "-d", str(directory), "--framework", "kubernetes"]
     command += ["--quiet", "--compact", "-o", "json"]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    result = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=unmeasured_environment(),
+    )
     assert result.stdout.strip(), f"checkov printed nothing: {result.stderr[-2000:]}"
     reports = json.loads(result.stdout)
     reports = reports if isinstance(reports, list) else [reports]
@@ -263,7 +203,7 @@ def test_manifests_pass_kubernetes_schema(rendered: tuple[str, list[Doc]]) -> No
 
 def test_workloads_are_hardened(rendered: tuple[str, list[Doc]]) -> None:
     value_set, docs = rendered
-    workloads = [doc for doc in docs if doc["kind"] in WORKLOAD_KINDS]
+    workloads = [doc for doc in docs if is_workload(doc)]
     assert workloads, value_set
     for workload in workloads:
         where = f"{value_set} {workload['kind']}/{workload['metadata']['name']}"
@@ -291,7 +231,7 @@ def test_workloads_are_hardened(rendered: tuple[str, list[Doc]]) -> None:
 
 def test_images_are_pinned(rendered: tuple[str, list[Doc]]) -> None:
     value_set, docs = rendered
-    for workload in (doc for doc in docs if doc["kind"] in WORKLOAD_KINDS):
+    for workload in (doc for doc in docs if is_workload(doc)):
         for container in all_containers(workload):
             image = container["image"]
             digest = re.search(r"@sha256:[0-9a-f]{64}$", image)
@@ -308,7 +248,9 @@ def test_every_setting_is_set_on_api_and_worker(rendered: tuple[str, list[Doc]])
     for component, container in app_containers(docs).items():
         env = resolved_env(container, docs)
         worker_only = {"TEMPORAL_WORKER_BUILD_ID"} if component == "api" else set()
-        missing = sorted(required - worker_only - set(env))
+        # Passwords a dependency may not have: set from its Secret only when it has one.
+        optional = {"REDIS_PASSWORD", "REDIS_SENTINEL_PASSWORD"}
+        missing = sorted(required - worker_only - optional - set(env))
         assert missing == [], f"{value_set} {component} lacks {missing}"
         for secret_variable in ("DATABASE_PASSWORD", "SBS_API_TOKEN"):
             assert "secretKeyRef" in env[secret_variable]["valueFrom"], secret_variable
@@ -324,7 +266,7 @@ def test_every_setting_is_set_on_api_and_worker(rendered: tuple[str, list[Doc]])
         plain |= {"REDIS_URL": "redis://r:6379/0"}
         for secret_variable in sorted(SECRET_VARIABLES & set(env)):
             assert "secretKeyRef" in env[secret_variable].get("valueFrom", {}), secret_variable
-        unknown = sorted(set(env) - expected_variables() - PEER_VARIABLES)
+        unknown = sorted(set(env) - expected_variables())
         assert unknown == [], f"{value_set} {component} sets variables the app does not read"
         assert env["SBS_ENVIRONMENT"]["value"] == "production"
         settings = Settings.model_validate({k.lower(): v for k, v in plain.items()})

@@ -19,17 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helm_python import chart as helm
 from helm_python.errors import HelmRenderError
 
-from app.api.main import create_app
-from tests.deploy.artifact_checks import docs_of, egress_problems
-from tests.deploy.test_helm import (
+from tests.deploy.artifact_checks import app_paths, egress_problems
+from tests.deploy.helm_chart import (
     CHART,
-    GOOD_PASSWORD,
-    GOOD_TOKEN,
-    NAMESPACE,
-    PRODUCTION,
     RELEASE,
     Doc,
     app_containers,
@@ -40,16 +34,11 @@ from tests.deploy.test_helm import (
     pod_annotations,
     pod_spec,
     render,
+    render_chart,
 )
+from tests.deploy.test_helm import GOOD_PASSWORD, GOOD_TOKEN, PRODUCTION
 
 STATEFUL = ("postgresql", "redis", "nats", "temporal")
-
-
-def app_paths() -> set[str]:
-    """Every path the API serves: the OpenAPI paths plus the undocumented ones (/metrics)."""
-    application = create_app()
-    paths = set(application.openapi()["paths"])
-    return paths | {route.path for route in application.routes if hasattr(route, "path")}
 
 
 @pytest.fixture(scope="module")
@@ -212,11 +201,6 @@ def chart_with_cluster(tmp_path: Path, secrets: list[Doc]) -> Path:
                 replaced += count
     assert replaced >= 5, "every Secret lookup must be replaced (API token, PostgreSQL, Redis)"
     return copy
-
-
-def render_chart(chart_dir: Path, values: dict[str, Any]) -> list[Doc]:
-    with helm.Chart.load(chart_dir) as chart:
-        return docs_of(chart.render(values, name=RELEASE, namespace=NAMESPACE))
 
 
 def test_generated_passwords_are_stable_once_their_secret_exists(tmp_path: Path) -> None:

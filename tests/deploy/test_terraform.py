@@ -20,6 +20,8 @@ from typing import Any
 import hcl2.api
 import pytest
 
+from tests.tools import unmeasured_environment
+
 ROOT = Path(__file__).resolve().parents[2]
 TERRAFORM = ROOT / "infrastructure" / "terraform"
 MODULES = ("network", "kubernetes_cluster", "virtual_machine")
@@ -401,7 +403,13 @@ def checkov_report() -> dict[str, Any]:
         "--skip-download",  # no module registry, no guideline download: loopback only
     ]
     result = subprocess.run(
-        command, capture_output=True, text=True, timeout=600, cwd=ROOT, check=False
+        command,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+        check=False,
+        env=unmeasured_environment(),
     )
     try:
         report = json.loads(result.stdout)

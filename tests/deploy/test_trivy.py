@@ -18,11 +18,10 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.artifact_checks import render_chart
+from tests.deploy.helm_chart import CHART, render
 
 REPO = Path(__file__).resolve().parents[2]
 TRIVY = Path(sys.executable).with_name("trivy")
-CHART = REPO / "deploy" / "helm" / "sbs"
 IGNORE_FILE = REPO / "deploy" / "helm" / "trivy-ignore.yaml"
 VALUE_SETS: dict[str, dict[str, Any]] = {
     "default": {},
@@ -55,7 +54,7 @@ def scan(target: Path, tmp_path: Path, ignore_file: Path | None = None) -> list[
 
 def write_manifests(values: dict[str, Any], directory: Path) -> Path:
     directory.mkdir(parents=True)
-    for doc in render_chart(CHART, values):
+    for doc in render(values):
         name = f"{doc['kind']}-{doc['metadata']['name']}.yaml"
         assert not (directory / name).exists(), name
         (directory / name).write_text(yaml.safe_dump(doc, sort_keys=False))

@@ -28,6 +28,14 @@ def test_every_module_is_in_the_file_map(package: str) -> None:
     assert missing == [], f"README's {package}/ map lacks {missing}"
 
 
+def test_the_quick_start_is_the_two_commands() -> None:
+    """`make up` runs the platform, `make test` proves it: nothing else to type first."""
+    quick_start = section("## Быстрый старт без Docker")
+    block = quick_start.split("```bash\n", 1)[1].split("```", 1)[0]
+    commands = [line.split("#", 1)[0].strip() for line in block.splitlines()]
+    assert [command for command in commands if command] == ["make up", "make test"]
+
+
 def test_every_make_target_is_in_the_targets_table() -> None:
     listed = subprocess.run(
         ["make", "--no-print-directory", "help"],

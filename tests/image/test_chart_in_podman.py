@@ -34,7 +34,7 @@ from devstack.config import HOST, StackConfig, free_ports
 from devstack.servers import tls_proxy
 from devstack.servers.base import venv_binary
 from devstack.servers.postgres import connect as postgres_connect
-from tests.deploy.artifact_checks import render_chart
+from tests.deploy.helm_chart import CHART, NAMESPACE, render_chart
 from tests.deploy.test_artifact_mutations import KUBE_MUTATIONS, Mutation
 from tests.image.chart_pods import (
     HOST_FROM_POD,
@@ -49,12 +49,10 @@ from tests.image.chart_pods import (
     point_helm_test_at,
     publish_ports,
 )
-from tests.image.image_containers import REPO_ROOT, BuiltImage, podman
+from tests.image.image_containers import BuiltImage, podman
 from tests.waiting import answers_ok, poll
 
-CHART = REPO_ROOT / "deploy" / "helm" / "sbs"
 RUN_ID = f"{os.getpid()}-{uuid.uuid4().hex[:6]}"
-NAMESPACE = "sbs"
 SHUTDOWN_LOGGED = re.compile(r"shutdown|shutting down", re.IGNORECASE)
 STARTUP_SECONDS = 90
 # What each mutation of the catalogue must be caught by (not just any failure).

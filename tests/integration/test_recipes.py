@@ -33,6 +33,7 @@ from devstack.config import (
 from devstack.servers.postgres import connect as postgres_connect
 from tests.docs.readme_facts import section
 from tests.integration.helpers import stack_variables
+from tests.tools import unmeasured_environment
 from tests.waiting import answers_ok, wait_for
 
 RECIPES = section("## Разработка на платформе: рецепты")
@@ -175,7 +176,7 @@ def lint(repo: Path, files: list[str]) -> None:
         ["ruff", "format", "--check", *files],
         ["mypy", *files],
     ):
-        run([sys.executable, "-m", *command], repo)
+        run([sys.executable, "-m", *command], repo, unmeasured_environment())
 
 
 # The recipe's service against a port where nothing listens: the failure arrives translated.

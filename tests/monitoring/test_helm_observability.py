@@ -6,28 +6,19 @@ rendered by default (they need the Prometheus Operator's CRDs); tracing variable
 only when values give an OTLP endpoint, and the schema refuses bad tracing values."""
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 from helm_python import chart as helm
 from helm_python.errors import HelmValuesError
 
-from tests.deploy.artifact_checks import render_chart
-from tests.monitoring.monitoring_files import ALERTMANAGER_CONFIG, ROOT, RULE_FILES
+from tests.deploy.helm_chart import CHART, NAMESPACE, RELEASE, Doc, render
+from tests.monitoring.monitoring_files import ALERTMANAGER_CONFIG, RULE_FILES
 
-CHART = ROOT / "deploy" / "helm" / "sbs"
 CHART_RULES = CHART / "files" / "prometheus-rules"
-RELEASE = NAMESPACE = "sbs"
 ENABLED = {
     "metrics": {"prometheusRule": {"enabled": True}, "alertmanagerConfig": {"enabled": True}}
 }
-
-Doc = dict[str, Any]
-
-
-def render(values: dict[str, Any]) -> list[Doc]:
-    return render_chart(CHART, values)
 
 
 def only(docs: list[Doc], kind: str) -> Doc:

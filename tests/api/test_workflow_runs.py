@@ -3,6 +3,7 @@
 `error` that ended it. Runs here are started on a task queue no worker polls, so they stay
 running until the test ends them."""
 
+import asyncio
 import uuid
 
 import httpx
@@ -21,16 +22,16 @@ async def temporal(stack: StackConfig) -> Client:
 
 
 async def test_an_unpolled_run_is_running_then_terminated_with_its_error(
-    temporal: Client, stack: StackConfig
+    temporal: Client, api: httpx.Client
 ) -> None:
     queue = f"unpolled-{uuid.uuid4().hex[:8]}"
     handle = await temporal.start_workflow(
         TestWorkflow.run, TestWorkflowInput(name="Nobody"), id=queue, task_queue=queue
     )
-    async with httpx.AsyncClient(base_url=stack.api_url, timeout=30) as api:
-        running = await api.get(f"/test-workflow/{handle.id}")
-        await handle.terminate(reason="ended by the test")
-        terminated = (await api.get(f"/test-workflow/{handle.id}")).json()
+    # The in-process app serves from a thread of its own; its client blocks, so off this loop.
+    running = await asyncio.to_thread(api.get, f"/test-workflow/{handle.id}")
+    await handle.terminate(reason="ended by the test")
+    terminated = (await asyncio.to_thread(api.get, f"/test-workflow/{handle.id}")).json()
     assert running.status_code == 200, running.text
     assert running.json() == {
         "workflow_id": handle.id,

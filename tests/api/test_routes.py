@@ -1,4 +1,4 @@
-"""Every endpoint of the API and its error paths, against the API process of a real stack."""
+"""Every endpoint of the API and its error paths: the app in process, on the real stack."""
 
 import subprocess
 import uuid
