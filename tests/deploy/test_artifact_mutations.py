@@ -114,7 +114,7 @@ CONNECTION_MUTATIONS = (
             "helm worker TLS secret mount missing",
             "helm",
             f"{HELM}/templates/worker-deployment.yaml",
-            '            {{- include "sbs.tlsVolumeMounts" . | nindent 12 }}\n',
+            '            {{- include "sbs.tlsVolumeMounts" $ | nindent 12 }}\n',
             "",
         ),
         "is not in a mounted Secret volume",

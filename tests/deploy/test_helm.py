@@ -344,9 +344,7 @@ def test_production_example_carries_failover_and_tls(production_docs: list[Doc])
         mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
         volumes = {
             v["name"]: v
-            for v in pod_spec(named(production_docs, "Deployment", f"{RELEASE}-{component}"))[
-                "volumes"
-            ]
+            for v in pod_spec(component_workload(production_docs, component))["volumes"]
         }
         for dependency, variable in (
             ("postgresql", "DATABASE_SSLROOTCERT"),
