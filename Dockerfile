@@ -2,7 +2,7 @@
 # (command scripts/start_worker.sh). Build: `make image` (podman or docker), or
 # docker build --build-arg APP_BUILD=$(git rev-parse HEAD) .
 # On a machine that cannot pull python:3.12-slim, `make image` passes PYTHON_IMAGE=<a local
-# stand-in made by scripts/make_standin_base.sh>; see the README ("Образ без Docker").
+# stand-in made by scripts/make_standin_base.sh>; see docs/deploy.md ("Образ без Docker").
 
 ARG PYTHON_IMAGE=python:3.12.14-slim-trixie
 

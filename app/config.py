@@ -104,7 +104,7 @@ LOCAL_BUILD_ID = "local"  # the worker's build id when neither variable names on
 
 
 class Settings(BaseSettings):
-    """One place for configuration; defaults match the compose stack of the README."""
+    """One place for configuration; defaults match the compose stack (docs/deploy.md)."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
 
@@ -150,9 +150,9 @@ class Settings(BaseSettings):
     temporal_tls_key_file: Path | None = None
     temporal_tls_server_name: str | None = None
     _temporal_tls_material: TlsMaterial = PrivateAttr(default_factory=TlsMaterial)
-    # Worker Versioning (README, "Версионирование воркеров"): the worker is one version of a
-    # Worker Deployment. Self-promotion (make up, compose) makes each started worker current;
-    # the Helm chart turns it off and promotes a version once all its pods poll.
+    # Worker Versioning (docs/releases.md, "Версионирование воркеров"): the worker is one
+    # version of a Worker Deployment. Self-promotion (make up, compose) makes each started worker
+    # current; the Helm chart turns it off and promotes a version once all its pods poll.
     temporal_deployment_name: str = Field(default="sbs-worker", min_length=1)
     temporal_worker_build_id: str = ""  # empty: APP_BUILD, else LOCAL_BUILD_ID
     temporal_worker_self_promote: bool = True
@@ -192,7 +192,7 @@ class Settings(BaseSettings):
     # Static bearer tokens, comma-separated (several for rotation): every scope, subject
     # "static-token". Locally the dev token; in production an optional break-glass list.
     sbs_api_token: str = ""
-    # OIDC/JWT bearer tokens from the company's identity provider (see README, "Доступ").
+    # OIDC/JWT bearer tokens from the company's identity provider (see docs/api.md, "Доступ").
     oidc_issuer: str = ""
     oidc_audience: str = ""
     oidc_jwks_url: str = ""
@@ -205,7 +205,7 @@ class Settings(BaseSettings):
     oidc_jwks_cache_seconds: float = Field(default=300.0, gt=0)
     oidc_jwks_refresh_interval: float = Field(default=10.0, gt=0)
     oidc_jwks_timeout: float = Field(default=3.0, gt=0)
-    # Limits that keep one client from exhausting the API (see README, "Лимиты").
+    # Limits that keep one client from exhausting the API (see docs/api.md, "Лимиты").
     max_request_body_bytes: int = Field(default=1024 * 1024, ge=1)
     max_request_header_bytes: int = Field(default=32 * 1024, ge=1024)
     http_header_timeout: float = Field(default=10.0, gt=0)

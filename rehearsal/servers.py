@@ -186,7 +186,7 @@ def patroni_config(journal: Journal, server: Host, synchronous: bool) -> Path:
                 "maximum_lag_on_failover": 1048576,
                 "synchronous_mode": synchronous,
                 # Off: with the standby lost the primary goes on accepting writes (async) rather
-                # than stalling every write until a standby returns (README: the cost).
+                # than stalling every write until a standby returns (docs/rehearsal.md: the cost).
                 "synchronous_mode_strict": False,
                 "postgresql": {
                     "use_pg_rewind": True,

@@ -56,7 +56,7 @@ async def replay_failure(workflows: Sequence[type], recorded: RecordedHistory) -
     except workflow.NondeterminismError as error:
         return (
             f"workflow {recorded.workflow_type} is no longer deterministic for its recorded "
-            f"history {recorded.name}: {str(error)[:400]} (README, recipe 'Изменить workflow')"
+            f"history {recorded.name}: {str(error)[:400]} (docs/recipes.md, 'Изменить workflow')"
         )
     except RuntimeError as error:  # e.g. the workflow type is no longer registered
         return f"workflow {recorded.workflow_type} cannot replay {recorded.name}: {error}"

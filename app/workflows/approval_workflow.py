@@ -3,7 +3,7 @@
 It waits for the `approve` signal at most APPROVAL_TIMEOUT (a durable timer: the wait survives
 worker restarts and deploys), then composes the greeting. It is the platform's example of a
 workflow that stays open across a deploy: pinned, so a waiting run finishes on the worker
-version that started it (README, "Версионирование воркеров").
+version that started it (docs/releases.md, "Версионирование воркеров").
 """
 
 from dataclasses import dataclass
@@ -16,7 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from app.activities.test_activity import TestActivityInput, compose_greeting
 
 WORKFLOW_NAME = "ApprovalWorkflow"
-# Shorter than the time an old worker version is kept running after a deploy (README).
+# Shorter than the time an old worker version is kept running after a deploy (docs/releases.md).
 APPROVAL_TIMEOUT = timedelta(hours=1)
 GREETING_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=500),

@@ -37,8 +37,8 @@ def command(config: StackConfig) -> list[str]:
         "synchronous=normal",
         "--dynamic-config-value",
         "history.transferProcessorMaxPollRPS=1000",
-        # A worker version's drainage (README, "Версионирование воркеров") is re-checked every
-        # 3 minutes by default; locally the verdict follows within seconds.
+        # A worker version's drainage (docs/releases.md, "Версионирование воркеров") is
+        # re-checked every 3 minutes by default; locally the verdict follows within seconds.
         "--dynamic-config-value",
         'matching.wv.VersionDrainageStatusVisibilityGracePeriod="5s"',
         "--dynamic-config-value",

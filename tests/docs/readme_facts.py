@@ -1,4 +1,4 @@
-"""What the README must say, derived from the files that hold the facts."""
+"""What the README and its `docs/` pages must say, derived from the files that hold the facts."""
 
 import json
 from pathlib import Path
@@ -6,11 +6,20 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
+DOCS = ROOT / "docs"
+
+
+def documents() -> list[Path]:
+    """The README and every page of `docs/`."""
+    return [README, *sorted(DOCS.glob("*.md"))]
 
 
 def section(title: str) -> str:
-    """The README from the heading line `title` to the next heading of its level or higher."""
-    lines = README.read_text().splitlines()
+    """From the heading line `title` (in the README or a `docs/` page) to the next heading of its
+    level or higher."""
+    holders = [path for path in documents() if title in path.read_text().splitlines()]
+    assert len(holders) == 1, f"heading {title!r} is in {holders or 'no document'}"
+    lines = holders[0].read_text().splitlines()
     start = lines.index(title)
     level = len(title) - len(title.lstrip("#"))
     in_code = False
@@ -33,7 +42,7 @@ def figure(value: float, unit: str) -> str:
 
 
 def benchmark_rows() -> list[str]:
-    """The README's benchmark table, one row per result of the last `make bench`."""
+    """The benchmark table (docs/benchmarks.md), one row per result of the last `make bench`."""
     results: list[dict[str, Any]] = json.loads((ROOT / "bench" / "results.json").read_text())[
         "results"
     ]

@@ -1,6 +1,7 @@
-"""The README tells the truth: its file map, targets table and benchmark figures are checked
-against the files, `make help` and `bench/results.json`; its example responses against the
-live API (by shape)."""
+"""The README and its `docs/` pages tell the truth: the file map (docs/architecture.md), the
+targets table (docs/operations.md) and the benchmark figures (docs/benchmarks.md) are checked
+against the files, `make help` and `bench/results.json`; the README's example responses against
+the live API (by shape)."""
 
 import json
 import re
@@ -25,7 +26,7 @@ def test_every_module_is_in_the_file_map(package: str) -> None:
         named = relative if "/" in relative else f"`{relative}`"
         if named not in described and f"`{path.name}`" not in described:
             missing.append(relative)
-    assert missing == [], f"README's {package}/ map lacks {missing}"
+    assert missing == [], f"docs/architecture.md's {package}/ map lacks {missing}"
 
 
 def test_the_quick_start_is_the_two_commands() -> None:
@@ -49,14 +50,14 @@ def test_every_make_target_is_in_the_targets_table() -> None:
     assert "up" in targets
     table = section("### Цели Makefile")
     missing = [name for name in targets if f"`make {name}`" not in table]
-    assert missing == [], f"targets missing from the README table: {missing}"
+    assert missing == [], f"targets missing from the docs/operations.md table: {missing}"
 
 
 def test_benchmark_table_matches_the_last_results() -> None:
     text = section("## Бенчмарки")
     missing = [row for row in benchmark_rows() if row not in text]
-    assert missing == [], "README's benchmark table differs from bench/results.json: " + "; ".join(
-        missing
+    assert missing == [], (
+        "docs/benchmarks.md's table differs from bench/results.json: " + "; ".join(missing)
     )
 
 

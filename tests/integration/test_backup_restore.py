@@ -1,4 +1,4 @@
-"""The restore drill, through `make backup` and `make restore` as the README gives them, on a
+"""The restore drill, through `make backup` and `make restore` as docs/releases.md gives them, on a
 PostgreSQL of the stack's recipe (WAL archiving on) started for each test: rows written, a
 backup, more rows, a target time, more rows; the restore to that time brings back exactly the
 rows written before it. A damaged backup is refused before anything changes, and a restore

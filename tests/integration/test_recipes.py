@@ -1,6 +1,7 @@
-"""The README's recipes, followed in a scratch copy of the repository against the test stack.
+"""The recipes of docs/recipes.md, followed in a scratch copy of the repository against the test
+stack.
 
-The code comes from the README's blocks (first line: the file's path); `make migration`,
+The code comes from the page's blocks (first line: the file's path); `make migration`,
 `make migrate` and `make dev` run as a developer runs them, pointed at the stack's servers by the
 same `*_PORT`/`SBS_STATE_DIR` variables `make up` reads. The new model's migration is applied to
 the stack's database and rolled back at the end; the scratch worker polls a queue of its own.
@@ -44,7 +45,7 @@ NATS_MODULE = "app/services/nats_client.py"  # where NatsService subscribes its 
 
 
 def recipe_files() -> dict[str, str]:
-    """Path -> source of every README block that starts with a `# path` line."""
+    """Path -> source of every recipe block that starts with a `# path` line."""
     blocks: list[tuple[str, str]] = re.findall(
         r"```python\n# (\S+\.py)\n(.*?)```", RECIPES, re.DOTALL
     )
@@ -52,7 +53,7 @@ def recipe_files() -> dict[str, str]:
 
 
 def snippet(containing: str) -> str:
-    """The one README block (an excerpt, not a whole file) that contains `containing`."""
+    """The one recipe block (an excerpt, not a whole file) that contains `containing`."""
     blocks: list[str] = re.findall(r"```python\n( .*?)```", RECIPES, re.DOTALL)
     (block,) = [block for block in blocks if containing in block]
     return block
@@ -81,7 +82,7 @@ def copy_repository(target: Path) -> None:
 
 
 def follow_the_recipes(repo: Path) -> None:
-    """What the README tells a developer to write and register."""
+    """What docs/recipes.md tells a developer to write and register."""
     for name, source in recipe_files().items():
         (repo / name).write_text(source)
     edit(
@@ -270,7 +271,7 @@ def test_the_recipes_work_as_written(
     generated = migration.read_text()
     assert 'op.create_table(\n        "notes"' in generated, generated
     assert f'down_revision: str | None = "{head_before}"' in generated, generated
-    # The README's code and the generated migration (its post-write hooks) pass `make lint`.
+    # The recipes' code and the generated migration (its post-write hooks) pass `make lint`.
     edited = [
         "app/config.py",
         NATS_MODULE,

@@ -1,11 +1,12 @@
 """Worker Versioning on the real Temporal dev server (the test stack's): a rollout cannot strand
 a run, and a non-determinism that reaches a worker anyway is logged with its workflow and counted.
 
-The rollout is the one README's "Версионирование воркеров" describes: version 1 serves a waiting,
-pinned ApprovalWorkflow; version 2 (a changed workflow) starts and is made current with the
-documented step (`python -m app.temporal.rollout promote`); new runs go to version 2, the waiting
-run finishes on version 1 (every task of its history completed by v1's build id), and version 1
-reports drained (`rollout drained`, exit code 0) once that run closed, so it can be stopped.
+The rollout is the one docs/releases.md ("Версионирование воркеров") describes: version 1 serves a
+waiting, pinned ApprovalWorkflow; version 2 (a changed workflow) starts and is made current with
+the documented step (`python -m app.temporal.rollout promote`); new runs go to version 2, the
+waiting run finishes on version 1 (every task of its history completed by v1's build id), and
+version 1 reports drained (`rollout drained`, exit code 0) once that run closed, so it can be
+stopped.
 """
 
 import asyncio
