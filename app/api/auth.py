@@ -52,7 +52,7 @@ async def authenticated_caller(request: Request, scope: str) -> Caller:
         raise unauthenticated(
             f"invalid bearer token: {error}", 'Bearer error="invalid_token"'
         ) from None
-    if scope not in caller.scopes:
+    if not caller.holds(scope):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
             f"the token lacks the scope '{scope}'",

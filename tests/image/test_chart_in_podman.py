@@ -58,7 +58,7 @@ STARTUP_SECONDS = 90
 # What each mutation of the catalogue must be caught by (not just any failure).
 KILLED_BY = {
     "kube api command": "scripts/start-api.sh: no such file",
-    "kube api token variable name": "SBS_API_TOKEN must be at least 32 characters",
+    "kube api token variable name": "no caller could authenticate",
     "kube worker readiness path": "readinessProbe of ",
 }
 
