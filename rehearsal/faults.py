@@ -3,6 +3,7 @@ a split into two groups, a slow link, the PostgreSQL primary lost, a NATS node l
 restart. A seed fixes the schedule."""
 
 import asyncio
+import functools
 import random
 import signal
 import time
@@ -16,8 +17,8 @@ from rehearsal.journal import Journal
 from rehearsal.topology import HOSTS, SUBNET, Host, host
 
 # Hosts a fault may hit: every one has a twin. The load balancer and Temporal are single (in
-# production Temporal's own chart gives it replicas); the Valkey master is not faulted until
-# the API follows Sentinel (issue "Production-grade connections").
+# production Temporal's own chart gives it replicas); Valkey's master is lost by its own fault
+# class (Sentinel promotes the replica, the API follows it).
 REDUNDANT = [
     "api1",
     "api2",
@@ -55,6 +56,7 @@ def schedule(seed: int, rounds: int) -> list[Planned]:
             "slow-link",
             "postgres-failover",
             "nats-node-loss",
+            "valkey-master-loss",
             "rolling-restart",
         ]
         rng.shuffle(kinds)
@@ -80,6 +82,8 @@ def schedule(seed: int, rounds: int) -> list[Planned]:
                     plan.append(Planned(kind, ["primary"], rng.uniform(5, 10)))
                 case "nats-node-loss":
                     plan.append(Planned(kind, [rng.choice(servers.nats_hosts()).name], 5.0))
+                case "valkey-master-loss":
+                    plan.append(Planned(kind, ["master"], rng.uniform(5, 10)))
                 case _:
                     plan.append(Planned(kind, ["api1", "api2", "wrk1", "wrk2"], 0.0))
     return plan
@@ -104,16 +108,26 @@ def restart(journal: Journal, server: Host, synchronous: bool) -> None:
         servers.wait_ready(f"NATS on {name}", lambda: servers.nats_ready(server), journal)
     elif name.startswith("etcd"):
         servers.start_etcd(journal, server)
+    elif name.startswith("vk"):  # back as a replica of the master Sentinel promoted
+        master = servers.valkey_master()
+        servers.start_valkey(journal, server, master if master != server else None)
+        servers.wait_ready(f"Valkey on {name}", lambda: servers.valkey_ready(server), journal)
     else:
         raise ValueError(f"no restart for host {name}")
 
 
 def wait_for_promotion(lost: Host, journal: Journal) -> None:
-    def promoted() -> bool:
-        primary = servers.database_primary()
-        return primary is not None and primary != lost
+    """Until another host leads: Patroni's primary, or the Valkey master Sentinel names."""
+    if lost.name.startswith("vk"):
+        current, what = servers.valkey_master, "a replica promoted by Sentinel"
+    else:
+        current, what = servers.database_primary, "a standby promoted by Patroni"
 
-    servers.wait_ready("a standby promoted by Patroni", promoted, journal)
+    def promoted() -> bool:
+        leader = current()
+        return leader is not None and leader != lost
+
+    servers.wait_ready(what, promoted, journal)
 
 
 def kill_host(server: Host) -> None:
@@ -137,7 +151,7 @@ def iptables(server: Host, action: str, rules: list[list[str]], check: bool = Tr
 
 def rolling_restart(journal: Journal, names: list[str]) -> None:
     """One at a time: SIGTERM (the API drains: readiness 503, HAProxy takes it out), wait for
-    it to exit, start it again, wait until it serves."""
+    it to exit, start it again, wait until it serves (an API: until HAProxy routes to it)."""
     for name in names:
         server = host(name)
         label = f"api-{name}" if name.startswith("api") else f"worker-{name}"
@@ -147,6 +161,12 @@ def rolling_restart(journal: Journal, names: list[str]) -> None:
             if not process.all_gone([pid], process.STOP_GRACE_SECONDS):
                 process.kill_and_wait([pid])
         restart(journal, server, synchronous=True)
+        if name.startswith("api"):
+            servers.wait_ready(
+                f"HAProxy routing to {name}",
+                functools.partial(servers.balancer_routes_to, server),
+                journal,
+            )
 
 
 class Injector:
@@ -169,15 +189,19 @@ class Injector:
         if planned.kind == "postgres-failover":
             primary = await asyncio.to_thread(servers.database_primary)
             names = [primary.name if primary else "pg1"]
+        elif planned.kind == "valkey-master-loss":
+            master = await asyncio.to_thread(servers.valkey_master)
+            names = [master.name if master else "vk1"]
         targets = [host(name) for name in names]
         started = self.now()
         print(f"  {started:7.1f}s {planned.kind} on {','.join(names)}", flush=True)
         heal: Callable[[], None]
         match planned.kind:
-            case "host-kill" | "postgres-failover" | "nats-node-loss":
+            case "host-kill" | "postgres-failover" | "nats-node-loss" | "valkey-master-loss":
                 await asyncio.to_thread(kill_host, targets[0])
                 await self.hold(planned.seconds)
-                if planned.kind == "postgres-failover":  # the old primary returns as a standby
+                if planned.kind in {"postgres-failover", "valkey-master-loss"}:
+                    # the old primary or master returns as a standby or replica
                     await asyncio.to_thread(wait_for_promotion, targets[0], self.journal)
 
                 def heal() -> None:

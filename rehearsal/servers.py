@@ -13,7 +13,9 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+import httpx
 import psycopg
+import redis as redis_client
 import yaml
 from psycopg import sql
 
@@ -35,7 +37,7 @@ from devstack.privileges import (
     unprivileged_can,
 )
 from devstack.servers import api, nats, postgres, redis, temporal, worker
-from devstack.servers.base import StackError, http_ok, venv_binary
+from devstack.servers.base import PROBE_TIMEOUT, StackError, http_ok, venv_binary
 from devstack.servers.prometheus import PACKAGE as PROMETHEUS
 from rehearsal import processes
 from rehearsal.journal import Journal
@@ -356,6 +358,24 @@ def start_sentinel(journal: Journal, server: Host, master: Host) -> None:
     processes.start(journal, server, f"sentinel-{server.name}", command, dict(os.environ))
 
 
+def valkey_master() -> Host | None:
+    """The master the Sentinels name (the first that answers), None while none does."""
+    for sentinel in sentinel_hosts():
+        client = redis_client.Redis(
+            sentinel.address, SENTINEL_PORT, socket_timeout=2.0, socket_connect_timeout=2.0
+        )
+        try:
+            answer = client.sentinel_get_master_addr_by_name(SENTINEL_MASTER)
+        except redis_client.RedisError:
+            continue
+        finally:
+            client.close()
+        if isinstance(answer, tuple):
+            address = answer[0].decode() if isinstance(answer[0], bytes) else answer[0]
+            return next((m for m in valkey_hosts() if m.address == address), None)
+    return None
+
+
 def valkey_ready(server: Host) -> bool:
     return ping(server, VALKEY_PORT)
 
@@ -403,22 +423,17 @@ def temporal_ready(server: Host) -> bool:
 
 
 def app_environment(server: Host) -> dict[str, str]:
-    """What an API replica or a worker runs with: every dependency by the topology's addresses.
-    The agreed production-grade variables (host list, Sentinel, NATS cluster) are set too, for
-    the app versions that read them; main reads DATABASE_URL, REDIS_URL and NATS_URL."""
+    """What an API replica or a worker runs with: every dependency by the topology's addresses,
+    the way production gives them (docs: the database's host list with read-write sessions,
+    Valkey through Sentinel, the NATS cluster's servers)."""
     nats_urls = [f"nats://{m.address}:{NATS_PORT}" for m in nats_hosts()]
     return {
         **os.environ,
         **LOCAL_DEFAULTS,
         "DATABASE_URL": database_url(),
-        "DATABASE_HOST": ",".join(m.address for m in postgres_hosts()),
-        "DATABASE_TARGET_SESSION_ATTRS": "read-write",
-        "REDIS_URL": f"redis://{valkey_hosts()[0].address}:{VALKEY_PORT}/0",
         "REDIS_SENTINELS": ",".join(f"{m.address}:{SENTINEL_PORT}" for m in sentinel_hosts()),
         "REDIS_SENTINEL_MASTER": SENTINEL_MASTER,
-        # nats-py on main takes one server and learns the others from the cluster's INFO.
-        "NATS_URL": nats_urls[0],
-        "NATS_URLS": ",".join(nats_urls),
+        "NATS_URL": ",".join(nats_urls),
         "TEMPORAL_HOST": host("temporal").address,
         "TEMPORAL_PORT": str(TEMPORAL_PORT),
         "API_HOST": server.address,
@@ -441,6 +456,19 @@ def start_api(journal: Journal, server: Host) -> None:
 
 def api_ready(server: Host) -> bool:
     return http_ok(url(server, API_PORT, "/health/ready"))
+
+
+def balancer_routes_to(server: Host) -> bool:
+    """HAProxy's own checks marked this API replica UP: it gets requests again. A rolling
+    restart waits for this, not only for the replica's readiness, before it stops the next
+    one (the checks need `rise` passes; both replicas out at once answer 503)."""
+    metrics = url(host("lb"), HAPROXY_STATS_PORT, "/metrics")
+    try:
+        with httpx.Client(timeout=PROBE_TIMEOUT) as client:
+            text = client.get(metrics).text
+    except httpx.HTTPError:
+        return False
+    return f'haproxy_server_status{{proxy="api",server="{server.name}",state="UP"}} 1' in text
 
 
 def balancer_ready(balancer: Host) -> bool:

@@ -139,6 +139,7 @@ def test_a_short_chaos_run_passes_and_leaves_nothing(state_dir: Path, tmp_path: 
         "slow-link",
         "postgres-failover",
         "nats-node-loss",
+        "valkey-master-loss",
         "rolling-restart",
     }
     assert (report_dir / "timeline.png").stat().st_size > 10_000
