@@ -36,7 +36,7 @@ from devstack.privileges import (
     running_as_root,
     unprivileged_can,
 )
-from devstack.servers import api, nats, postgres, redis, temporal, worker
+from devstack.servers import api, nats, nats_cluster, postgres, redis, temporal, worker
 from devstack.servers.base import PROBE_TIMEOUT, StackError, http_ok, venv_binary
 from devstack.servers.prometheus import PACKAGE as PROMETHEUS
 from rehearsal import processes
@@ -304,6 +304,13 @@ def start_nats(journal: Journal, server: Host) -> None:
         host_config(journal, server), ports={"nats": NATS_PORT, "nats_monitor": NATS_MONITOR_PORT}
     )
     routes = ",".join(f"nats://{m.address}:{NATS_ROUTE_PORT}" for m in nats_hosts() if m != server)
+    # The cluster drops a cut-off or frozen client (an API replica's echo subscription in the
+    # queue group) and member within seconds, as devstack's cluster does (docs/connections.md).
+    conf = journal.directory / server.name / "nats.conf"
+    conf.parent.mkdir(parents=True, exist_ok=True)
+    conf.write_text(
+        f'ping_interval: "{nats_cluster.PING_INTERVAL}"\nping_max: {nats_cluster.PING_MAX}\n'
+    )
     command = [
         *nats.command(config),
         f"--http_port={NATS_MONITOR_PORT}",
@@ -311,6 +318,7 @@ def start_nats(journal: Journal, server: Host) -> None:
         "--cluster_name=sbsr",
         f"--cluster=nats://{server.address}:{NATS_ROUTE_PORT}",
         f"--routes={routes}",
+        f"--config={conf}",
     ]
     processes.start(journal, server, f"nats-{server.name}", command, dict(os.environ))
 
