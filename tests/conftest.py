@@ -27,18 +27,20 @@ SHARED_BY_DIRECTORY = ("image",)
 # The longest groups, longest first (`--durations` of a whole run): handed out first, so that
 # neither worker is left with one of them at the end while the other idles.
 LONGEST_GROUPS = (
+    "rehearsal/test_rehearsal_topology",
     "image",
-    "integration/test_devstack_cli",
-    "integration/test_migrations",
-    "integration/test_recipes",
-    "integration/test_openapi_fuzz",
-    "integration/test_production",
     "deploy/test_artifact_mutations",
-    "integration/test_lifecycle",
+    "integration/test_openapi_fuzz",
+    "integration/test_nats_cluster",
+    "integration/test_migrations",
+    "integration/test_production",
+    "integration/test_rolling_release",
+    "integration/test_recipes",
     "deploy/test_ansible_idempotence",
-    "integration/test_tracing",
-    "integration/test_crash_recovery",
+    "integration/test_devstack_cli",
+    "integration/test_redis_sentinel",
     "monitoring/test_alert_delivery",
+    "integration/test_freezes",
 )
 
 

@@ -1,7 +1,7 @@
 """The environment of child processes coverage must not measure: third-party programs the tests
 run (Ansible, checkov, check-jsonschema, mypy) and load generators.
 
-`make test` measures coverage in every Python child process (`patch = ["subprocess"]` in
+`make coverage` measures coverage in every Python child process (`patch = ["subprocess"]` in
 pyproject.toml): that is how the API, the worker and devstack are counted. A third-party tool runs
 none of the platform's code, yet measured it is several times slower (ansible-lint --version:
 1.5 s plain, 10 s measured); a process that pushes 100,000 requests through the middleware proves

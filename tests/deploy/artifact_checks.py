@@ -29,7 +29,6 @@ from urllib.parse import urlsplit
 
 import hcl2.api
 import jinja2
-import kubernetes_validate
 import yaml
 from helm_python import chart as helm
 from helm_python.errors import HelmError
@@ -44,6 +43,7 @@ from tests.deploy.helm_chart import (
     is_workload,
     pod_spec,
     render_chart,
+    schema_error,
 )
 from tests.tools import unmeasured_environment
 
@@ -899,12 +899,8 @@ def check_helm(root: Path) -> Problems:
         for doc in docs:
             if doc["apiVersion"].startswith("monitoring.coreos.com/"):
                 continue
-            try:
-                kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
-            except kubernetes_validate.ValidationError as error:
-                problems.append(
-                    f"helm {value_set} {doc['kind']}/{doc['metadata']['name']}: {error.message}"
-                )
+            if refused := schema_error(doc):
+                problems.append(f"helm {value_set} {refused}")
         problems += workload_problems(docs, root, value_set)
         problems += egress_problems(docs, value_set)
         problems += no_rendered_tls_material(docs, value_set)

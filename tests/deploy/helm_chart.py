@@ -7,9 +7,12 @@ tests/monitoring and tests/image.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
+import kubernetes_validate
+import kubernetes_validate.utils
 import yaml
 from helm_python import chart as helm
 
@@ -31,9 +34,25 @@ def docs_of(manifests: dict[str, str]) -> list[Doc]:
         doc
         for path, text in sorted(manifests.items())
         if not path.endswith("NOTES.txt")
-        for doc in yaml.safe_load_all(text)
+        for doc in yaml.load_all(text, Loader=yaml.CSafeLoader)  # libyaml: the same documents
         if doc
     ]
+
+
+# kubernetes-validate reads and parses a schema file (megabytes of JSON) on every call; the
+# files of the installed package do not change while the tests run, so each is read once.
+kubernetes_validate.utils.schema_contents = functools.cache(
+    kubernetes_validate.utils.schema_contents
+)
+
+
+def schema_error(doc: Doc) -> str | None:
+    """What Kubernetes' strict schema of KUBE_VERSION refuses in `doc` (None: it is valid)."""
+    try:
+        kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+    except kubernetes_validate.ValidationError as error:
+        return f"{doc['kind']}/{doc['metadata']['name']}: {error.message}"
+    return None
 
 
 def render_chart(
