@@ -116,18 +116,31 @@ def restart(journal: Journal, server: Host, synchronous: bool) -> None:
         raise ValueError(f"no restart for host {name}")
 
 
-def wait_for_promotion(lost: Host, journal: Journal) -> None:
-    """Until another host leads: Patroni's primary, or the Valkey master Sentinel names."""
-    if lost.name.startswith("vk"):
-        current, what = servers.valkey_master, "a replica promoted by Sentinel"
-    else:
-        current, what = servers.database_primary, "a standby promoted by Patroni"
+@dataclass(frozen=True)
+class Leadership:
+    """Who leads a replicated dependency, for the fault that kills its leader."""
 
+    current: Callable[[], Host | None]
+    first: str  # the leader at the start, while none is named
+    successor: str  # what the wait for a new leader says
+
+
+LEADERSHIP = {
+    "postgres-failover": Leadership(
+        servers.database_primary, "pg1", "a standby promoted by Patroni"
+    ),
+    "valkey-master-loss": Leadership(
+        servers.valkey_master, "vk1", "a replica promoted by Sentinel"
+    ),
+}
+
+
+def wait_for_promotion(leadership: Leadership, lost: Host, journal: Journal) -> None:
     def promoted() -> bool:
-        leader = current()
+        leader = leadership.current()
         return leader is not None and leader != lost
 
-    servers.wait_ready(what, promoted, journal)
+    servers.wait_ready(leadership.successor, promoted, journal)
 
 
 def kill_host(server: Host) -> None:
@@ -186,12 +199,10 @@ class Injector:
 
     async def inject(self, planned: Planned) -> Fault:
         names = planned.target
-        if planned.kind == "postgres-failover":
-            primary = await asyncio.to_thread(servers.database_primary)
-            names = [primary.name if primary else "pg1"]
-        elif planned.kind == "valkey-master-loss":
-            master = await asyncio.to_thread(servers.valkey_master)
-            names = [master.name if master else "vk1"]
+        leadership = LEADERSHIP.get(planned.kind)
+        if leadership is not None:
+            leader = await asyncio.to_thread(leadership.current)
+            names = [leader.name if leader else leadership.first]
         targets = [host(name) for name in names]
         started = self.now()
         print(f"  {started:7.1f}s {planned.kind} on {','.join(names)}", flush=True)
@@ -200,9 +211,10 @@ class Injector:
             case "host-kill" | "postgres-failover" | "nats-node-loss" | "valkey-master-loss":
                 await asyncio.to_thread(kill_host, targets[0])
                 await self.hold(planned.seconds)
-                if planned.kind in {"postgres-failover", "valkey-master-loss"}:
-                    # the old primary or master returns as a standby or replica
-                    await asyncio.to_thread(wait_for_promotion, targets[0], self.journal)
+                if leadership is not None:  # the old leader returns as a follower
+                    await asyncio.to_thread(
+                        wait_for_promotion, leadership, targets[0], self.journal
+                    )
 
                 def heal() -> None:
                     restart(self.journal, targets[0], self.synchronous)

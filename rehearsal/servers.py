@@ -307,10 +307,7 @@ def start_nats(journal: Journal, server: Host) -> None:
     # The cluster drops a cut-off or frozen client (an API replica's echo subscription in the
     # queue group) and member within seconds, as devstack's cluster does (docs/connections.md).
     conf = journal.directory / server.name / "nats.conf"
-    conf.parent.mkdir(parents=True, exist_ok=True)
-    conf.write_text(
-        f'ping_interval: "{nats_cluster.PING_INTERVAL}"\nping_max: {nats_cluster.PING_MAX}\n'
-    )
+    nats_cluster.write_node_config(conf)
     command = [
         *nats.command(config),
         f"--http_port={NATS_MONITOR_PORT}",

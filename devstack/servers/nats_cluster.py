@@ -4,6 +4,7 @@ each (a `ServerGroup`, devstack/servers/group.py); optionally TLS for clients.""
 import json
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 from devstack.config import HOST, StackConfig
 from devstack.servers.base import PROBE_TIMEOUT, Service, TlsFiles, http_ok
@@ -40,13 +41,17 @@ PING_INTERVAL = "1s"
 PING_MAX = 2
 
 
+def write_node_config(path: Path) -> None:
+    """The configuration file of a cluster node (what its command line cannot set: pings)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f'ping_interval: "{PING_INTERVAL}"\nping_max: {PING_MAX}\n')
+
+
 def node(name: str, nodes: tuple[str, ...], tls: TlsFiles | None) -> Service:
     client, monitor, route = ports_of(name)
 
     def prepare(config: StackConfig) -> None:
-        conf = config.path(client, "node.conf")
-        conf.parent.mkdir(parents=True, exist_ok=True)
-        conf.write_text(f'ping_interval: "{PING_INTERVAL}"\nping_max: {PING_MAX}\n')
+        write_node_config(config.path(client, "node.conf"))
 
     def command(config: StackConfig) -> list[str]:
         routes = ",".join(

@@ -2,6 +2,7 @@
 every repository path they name exists, every page is reachable from the README, and every section
 the spec and the old one-file README named is still a heading somewhere."""
 
+import functools
 import re
 import subprocess
 from pathlib import Path
@@ -150,13 +151,14 @@ def test_every_relative_link_resolves(path: Path) -> None:
     assert broken == [], f"{path.relative_to(ROOT)}: links that lead nowhere: {broken}"
 
 
-def tracked_top_level() -> set[str]:
+@functools.cache
+def tracked_top_level() -> frozenset[str]:
     """The repository's own top-level names: what `make up` or a test leaves beside them
     (`.state/`, `.venv/`) is not the repository, and its paths are not checked."""
     listed = subprocess.run(
         ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True, timeout=30
     )
-    return {line.split("/", 1)[0] for line in listed.stdout.splitlines()}
+    return frozenset(line.split("/", 1)[0] for line in listed.stdout.splitlines())
 
 
 @pytest.mark.parametrize("path", documents(), ids=lambda path: path.name)
