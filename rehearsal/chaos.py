@@ -66,7 +66,9 @@ async def rehearse(journal: Journal, minutes: float, seed: int, synchronous: boo
 
 
 def chaos(journal: Journal, minutes: float, seed: int, directory: Path, synchronous: bool) -> bool:
-    """The whole rehearsal; True when every check passed. The topology is removed in any case."""
+    """The whole rehearsal; True when every check passed. The topology is removed in any case
+    (unless it was there before: then nothing is made and nothing removed)."""
+    layout.refuse_unless_clear(journal)
     try:
         layout.up(journal, synchronous=synchronous)
         print(layout.describe(), flush=True)

@@ -8,17 +8,29 @@ from rehearsal import network, servers
 from rehearsal.journal import STATE_DIR_VARIABLE, Journal
 from rehearsal.topology import BRIDGE, HOSTS, OBSERVER_ADDRESS, host, hosts_with
 
+DOWN_FIRST = "run 'make rehearsal-down' first"
+
 
 def step(message: str) -> float:
     print(f"  {message} ...", flush=True)
     return time.monotonic()
 
 
+def refuse_unless_clear(journal: Journal) -> None:
+    """StackError, before anything is made, when a rehearsal is laid out already: this state
+    directory's, or another's (one bridge name for all) or what a crashed one left."""
+    if journal.path.exists():
+        raise StackError(f"a rehearsal is already laid out ({journal.path}): {DOWN_FIRST}")
+    left = network.our_links() + network.our_namespaces()
+    if left:
+        shown = ", ".join(left[:3]) + (", ..." if len(left) > 3 else "")
+        raise StackError(f"a rehearsal's bridge or hosts exist ({shown}): {DOWN_FIRST}")
+
+
 def up(journal: Journal, synchronous: bool = True) -> None:
     """Make every host and start every server; raises StackError naming what did not come up
     (the caller runs `down`)."""
-    if journal.path.exists():
-        raise StackError(f"a rehearsal is already laid out ({journal.path}): run 'down' first")
+    refuse_unless_clear(journal)
     journal.open()
     if running_as_root() and not unprivileged_can(["-x", str(journal.directory)]):
         raise StackError(

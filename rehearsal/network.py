@@ -3,20 +3,25 @@ sweep over the tool's prefix (what a crash left before the journal could say so)
 
 import subprocess
 
+from devstack.servers.base import StackError
 from rehearsal.journal import Journal
 from rehearsal.topology import BRIDGE, OBSERVER_ADDRESS, PREFIX, PREFIX_LENGTH, Host
 
 COMMAND_TIMEOUT = 15.0
 
 
-class NetworkError(RuntimeError):
+class NetworkError(StackError):
     """An `ip`/`iptables`/`tc` command failed; the message carries its output."""
 
 
 def run(*command: str, check: bool = True) -> str:
-    result = subprocess.run(
-        list(command), capture_output=True, text=True, timeout=COMMAND_TIMEOUT, check=False
-    )
+    try:
+        result = subprocess.run(
+            list(command), capture_output=True, text=True, timeout=COMMAND_TIMEOUT, check=False
+        )
+    except subprocess.TimeoutExpired as error:
+        silent = f"no answer within {COMMAND_TIMEOUT:.0f}s"
+        raise NetworkError(f"{' '.join(command)}: {silent}") from error
     if check and result.returncode != 0:
         raise NetworkError(f"{' '.join(command)}: {result.stderr.strip() or result.stdout}")
     return result.stdout

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from rehearsal import network
 from rehearsal.journal import STATE_DIR_VARIABLE, Journal
-from rehearsal.topology import HOSTS, PREFIX, SUBNET
+from rehearsal.topology import BRIDGE, HOSTS, PREFIX, SUBNET
 from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,10 +44,12 @@ def rehearsal_host() -> None:
 @pytest.fixture
 def state_dir() -> Iterator[Path]:
     """Under a world-traversable parent: Patroni and PostgreSQL run as `nobody` (pytest's own
-    temporary directories are private to root)."""
+    temporary directories are private to root). `down` runs after each test, so a failed one
+    does not leave its topology in the next one's way."""
     parent = Path(tempfile.mkdtemp(prefix=f"{PREFIX}-test-"))
     parent.chmod(0o755)
     yield parent / "state"
+    rehearsal(parent / "state", "down", timeout=180)
     shutil.rmtree(parent, ignore_errors=True)
 
 
@@ -85,14 +88,16 @@ def leftovers(state_dir: Path) -> list[str]:
     return found
 
 
-def test_down_after_a_killed_up_removes_everything(state_dir: Path) -> None:
-    tool = subprocess.Popen(
-        [sys.executable, "-m", "rehearsal", "up"],
-        cwd=ROOT,
-        env={**os.environ, STATE_DIR_VARIABLE: str(state_dir)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+def test_down_after_a_killed_up_removes_everything(state_dir: Path, tmp_path: Path) -> None:
+    output = tmp_path / "up.log"
+    with output.open("w") as stream:
+        tool = subprocess.Popen(
+            [sys.executable, "-m", "rehearsal", "up"],
+            cwd=ROOT,
+            env={**os.environ, STATE_DIR_VARIABLE: str(state_dir)},
+            stdout=stream,
+            stderr=subprocess.STDOUT,
+        )
     journal = Journal(state_dir)
 
     def servers_started() -> bool:
@@ -100,6 +105,8 @@ def test_down_after_a_killed_up_removes_everything(state_dir: Path) -> None:
 
     try:
         wait_for(servers_started, 120, "up starting its first servers")
+    except AssertionError as error:
+        raise AssertionError(f"{error}; up printed:\n{output.read_text()[-3000:]}") from None
     finally:
         tool.send_signal(signal.SIGKILL)  # a crash of the tool itself, mid-way
         tool.wait(timeout=10)
@@ -111,6 +118,20 @@ def test_down_after_a_killed_up_removes_everything(state_dir: Path) -> None:
     second = rehearsal(state_dir, "down", timeout=60)
     assert second.returncode == 0, second.stderr
     assert "nothing to remove" in second.stdout
+
+
+def test_up_and_chaos_refuse_a_bridge_they_did_not_make(state_dir: Path) -> None:
+    """What another (or a crashed) rehearsal left is neither built upon nor swept by a run that
+    did not make it: both commands stop before making anything and name the way out."""
+    network.run("ip", "link", "add", BRIDGE, "type", "bridge")
+    for command in (["up"], ["chaos", "--minutes", "0"]):
+        run = rehearsal(state_dir, *command, timeout=60)
+        assert run.returncode == 1, run.stdout + run.stderr
+        assert BRIDGE in run.stderr
+        assert "make rehearsal-down" in run.stderr
+        assert "Traceback" not in run.stderr
+        assert BRIDGE in network.our_links(), f"{command[0]} removed a bridge it did not make"
+        assert not state_dir.exists()
 
 
 def test_a_short_chaos_run_passes_and_leaves_nothing(state_dir: Path, tmp_path: Path) -> None:
