@@ -41,6 +41,16 @@ BOUNDS: dict[str, Bound] = {
     "rolling-restart": Bound(outage=0.0, after_heal=0.0, failed=0),
 }
 
+# A partition or split that takes the PostgreSQL primary away from the etcd majority: Patroni
+# demotes it after retry_timeout (it cannot know that the standby will not be promoted), and
+# writes come back when the standby is promoted or, after the heal, the old primary is promoted
+# again. A failover either way: its bound holds, not the after-heal one of the other cuts.
+PRIMARY_ISOLATED = Bound(outage=FAILOVER_SECONDS, after_heal=None)
+
+
+def bound_of(fault: Fault) -> Bound | None:
+    return PRIMARY_ISOLATED if fault.primary_isolated else BOUNDS.get(fault.kind)
+
 
 @dataclass
 class Check:
@@ -145,7 +155,7 @@ def fault_figures(history: History) -> tuple[list[FaultFigures], list[Request]]:
             entry.outage_per_route[route] = round(last - first, 3)
         if failed:
             entry.after_heal = round(max(0.0, max(e.ended for e in failed) - fault.ended), 3)
-        bound = BOUNDS.get(fault.kind)
+        bound = bound_of(fault)
         if bound is None:
             entry.violations.append(f"no documented bound for fault class {fault.kind!r}")
             continue
@@ -246,7 +256,7 @@ def summary(history: History) -> dict[str, Any]:
                 "outage_per_route": entry.outage_per_route,
                 "failed_after_heal_seconds": entry.after_heal,
                 "longest_request_seconds": round(entry.longest_request, 3),
-                "bound": asdict(BOUNDS[entry.fault.kind]) if entry.fault.kind in BOUNDS else None,
+                "bound": asdict(bound) if (bound := bound_of(entry.fault)) else None,
                 "violations": entry.violations,
             }
             for entry in figures

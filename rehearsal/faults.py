@@ -204,8 +204,15 @@ class Injector:
             leader = await asyncio.to_thread(leadership.current)
             names = [leader.name if leader else leadership.first]
         targets = [host(name) for name in names]
+        isolated = False
+        if planned.kind in ("partition", "split"):
+            isolated = await asyncio.to_thread(servers.database_primary) in targets
         started = self.now()
-        print(f"  {started:7.1f}s {planned.kind} on {','.join(names)}", flush=True)
+        print(
+            f"  {started:7.1f}s {planned.kind} on {','.join(names)}"
+            + (" (the database primary among them)" if isolated else ""),
+            flush=True,
+        )
         heal: Callable[[], None]
         match planned.kind:
             case "host-kill" | "postgres-failover" | "nats-node-loss" | "valkey-master-loss":
@@ -270,6 +277,8 @@ class Injector:
             case _:
                 raise ValueError(f"unknown fault class {planned.kind}")
         await asyncio.to_thread(heal)
-        fault = Fault(planned.kind, ",".join(names), round(started, 3), round(self.now(), 3))
+        fault = Fault(
+            planned.kind, ",".join(names), round(started, 3), round(self.now(), 3), isolated
+        )
         self.faults.append(fault)
         return fault

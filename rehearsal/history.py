@@ -41,6 +41,7 @@ class Fault:
     target: str  # the host(s) it hit
     started: float
     ended: float  # when it was healed
+    primary_isolated: bool = False  # a partition or split that took the database primary away
 
 
 @dataclass

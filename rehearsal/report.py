@@ -30,7 +30,12 @@ def markdown(summary: dict[str, Any]) -> str:
     for fault in summary["faults"]:
         bound = fault["bound"] or {}
         lines += [
-            f"### {fault['kind']} on {fault['target']}",
+            f"### {fault['kind']} on {fault['target']}"
+            + (
+                " (the database primary among them: the failover's bound)"
+                if fault["primary_isolated"]
+                else ""
+            ),
             "",
             f"Window {fault['started']:.1f}-{fault['ended']:.1f} s; requests failing after the "
             f"heal {fault['failed_after_heal_seconds']} s; longest request "

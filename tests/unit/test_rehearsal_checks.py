@@ -134,3 +134,39 @@ def test_a_crashed_or_leaked_process_is_reported(history: History) -> None:
         "processes leaked",
         "standby caught up with the primary",
     }
+
+
+def cut_with_failing_writes(history: History, primary_isolated: bool, seconds: int) -> None:
+    """A 10 s split, and writes failing every second for `seconds` from its start."""
+    start = max(r.ended for r in history.requests) + 1
+    side = "pg1,etcd1,nats1,api1,wrk1"
+    history.faults.append(Fault("split", side, start, start + 10, primary_isolated))
+    history.requests += [
+        Request("PUT /settings/{key}", start + s, start + s + 0.5, 5.0, 503, key=f"cut-{s}")
+        for s in range(seconds)
+    ]
+
+
+def test_writes_failing_after_a_split_heals_are_reported(history: History) -> None:
+    cut_with_failing_writes(history, primary_isolated=False, seconds=18)
+    assert failing(history) == {"recoveries beyond their bound"}
+    detail = next(c.detail for c in check(history)[0] if not c.passed)
+    assert "after the heal (bound 5s)" in detail
+
+
+def test_a_split_that_isolated_the_primary_is_held_to_the_failover_bound(
+    history: History,
+) -> None:
+    """Patroni demotes a primary cut off from the etcd majority: writes come back with a
+    failover, 8 s after the heal here, within the failover's 25 s."""
+    cut_with_failing_writes(history, primary_isolated=True, seconds=18)
+    assert failing(history) == set()
+    report = summary(history)
+    assert report["faults"][-1]["bound"] == {"outage": 25.0, "after_heal": None, "failed": None}
+
+
+def test_a_split_that_isolated_the_primary_for_too_long_is_reported(history: History) -> None:
+    cut_with_failing_writes(history, primary_isolated=True, seconds=30)
+    assert failing(history) == {"recoveries beyond their bound"}
+    detail = next(c.detail for c in check(history)[0] if not c.passed)
+    assert "bound 25s" in detail
