@@ -148,7 +148,7 @@ REHEARSAL_REPORT ?= rehearsal-report
 
 rehearsal: setup-dev ## the production topology under faults and load (root, Linux; ~15 min)
 	$(PY) -m rehearsal chaos --minutes $(REHEARSAL_MINUTES) --seed $(REHEARSAL_SEED) \
-		--report $(REHEARSAL_REPORT)
+		--report $(REHEARSAL_REPORT) --record
 
 rehearsal-up: setup-dev ## lay out the production topology as network namespaces (root, Linux)
 	$(PY) -m rehearsal up

@@ -48,6 +48,11 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="PostgreSQL replication asynchronous (to see what it costs)",
     )
+    chaos.add_argument(
+        "--record",
+        action="store_true",
+        help="add the run's figures to rehearsal/runs.json and the table of docs/rehearsal.md",
+    )
     return commands
 
 
@@ -82,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             arguments.seed,
             arguments.report,
             synchronous=not arguments.async_replication,
+            record=arguments.record,
         )
     except StackError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -2,6 +2,7 @@
 system settle, read back what was acknowledged, remove the topology, write the report."""
 
 import asyncio
+import os
 import shutil
 import time
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 import psutil
 
 from app.config import DEV_TOKEN
-from rehearsal import checks, layout, network, report, servers, teardown
+from rehearsal import checks, layout, network, report, runs, servers, teardown
 from rehearsal.faults import Injector, schedule
 from rehearsal.history import History
 from rehearsal.journal import Journal
@@ -65,10 +66,18 @@ async def rehearse(journal: Journal, minutes: float, seed: int, synchronous: boo
     return History(load.requests, injector.faults, observed, duration)
 
 
-def chaos(journal: Journal, minutes: float, seed: int, directory: Path, synchronous: bool) -> bool:
+def chaos(
+    journal: Journal,
+    minutes: float,
+    seed: int,
+    directory: Path,
+    synchronous: bool,
+    record: bool = False,
+) -> bool:
     """The whole rehearsal; True when every check passed. The topology is removed in any case
     (unless it was there before: then nothing is made and nothing removed)."""
     layout.refuse_unless_clear(journal)
+    began = time.monotonic()
     try:
         layout.up(journal, synchronous=synchronous)
         print(layout.describe(), flush=True)
@@ -84,7 +93,13 @@ def chaos(journal: Journal, minutes: float, seed: int, directory: Path, synchron
     summary = checks.summary(history)
     summary["seed"] = seed
     summary["replication"] = "synchronous" if synchronous else "asynchronous"
+    summary["minutes"] = minutes
+    summary["total_seconds"] = round(time.monotonic() - began, 1)  # up and down included
+    summary["cores"] = os.cpu_count()
     report.write(history, summary, directory)
+    if record:
+        runs.record(summary)
+        print(f"Recorded in {runs.RUNS_JSON} and {runs.RUNS_DOC}")
     for item in summary["checks"]:
         print(f"  {'ok ' if item['passed'] else 'FAILED'} {item['name']}: {item['figure']}")
     print(f"Report: {directory / 'report.md'}")

@@ -247,6 +247,10 @@ def summary(history: History) -> dict[str, Any]:
         "duration_seconds": round(history.duration, 1),
         "requests": len(requests),
         "failed_requests": sum(1 for r in requests if r.failed),
+        "acknowledged_writes": sum(1 for r in requests if r.key and r.acknowledged),
+        "acknowledged_workflows": len(
+            {r.idempotency_key for r in requests if r.idempotency_key and r.acknowledged}
+        ),
         "longest_request_seconds": round(max((r.duration for r in requests), default=0.0), 3),
         "checks": [asdict(c) for c in checks],
         "faults": [
