@@ -35,6 +35,9 @@ BOUNDS: dict[str, Bound] = {
     "partition": Bound(outage=FAILOVER_SECONDS, after_heal=5.0),
     "split": Bound(outage=FAILOVER_SECONDS, after_heal=5.0),
     "slow-link": Bound(outage=5.0, after_heal=5.0),
+    # Cutting the host's connections (to send them through the proxy, and back) fails what was
+    # in flight on them; the delay itself stays far inside the clients' timeouts.
+    "latency": Bound(outage=5.0, after_heal=5.0),
     "postgres-failover": Bound(outage=FAILOVER_SECONDS, after_heal=None),
     "valkey-master-loss": Bound(outage=10.0, after_heal=5.0),
     "nats-node-loss": Bound(outage=5.0, after_heal=5.0),
@@ -155,6 +158,8 @@ def fault_figures(history: History) -> tuple[list[FaultFigures], list[Request]]:
             entry.outage_per_route[route] = round(last - first, 3)
         if failed:
             entry.after_heal = round(max(0.0, max(e.ended for e in failed) - fault.ended), 3)
+        if fault.delayed_connections == 0:
+            entry.violations.append("the added latency reached no connection")
         bound = bound_of(fault)
         if bound is None:
             entry.violations.append(f"no documented bound for fault class {fault.kind!r}")

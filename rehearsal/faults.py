@@ -1,6 +1,6 @@
 """Faults, each with a start and an end: a host killed and brought back, frozen, partitioned,
-a split into two groups, a slow link, the PostgreSQL primary lost, a NATS node lost, a rolling
-restart. A seed fixes the schedule."""
+a split into two groups, a slow link, added latency, the PostgreSQL primary lost, a NATS node
+lost, the Valkey master lost, a rolling restart. A seed fixes the schedule."""
 
 import asyncio
 import functools
@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from devstack import process
-from rehearsal import network, processes, servers
+from rehearsal import latency, network, processes, servers
 from rehearsal.history import Fault
 from rehearsal.journal import Journal
 from rehearsal.topology import HOSTS, SUBNET, Host, host
@@ -54,6 +54,7 @@ def schedule(seed: int, rounds: int) -> list[Planned]:
             "partition",
             "split",
             "slow-link",
+            "latency",
             "postgres-failover",
             "nats-node-loss",
             "valkey-master-loss",
@@ -76,7 +77,7 @@ def schedule(seed: int, rounds: int) -> list[Planned]:
                         ]
                     )
                     plan.append(Planned(kind, side, rng.uniform(8, 15)))
-                case "slow-link":
+                case "slow-link" | "latency":
                     plan.append(Planned(kind, [rng.choice(REDUNDANT)], rng.uniform(8, 15)))
                 case "postgres-failover":
                     plan.append(Planned(kind, ["primary"], rng.uniform(5, 10)))
@@ -154,14 +155,6 @@ def partition_rules(server: Host, peers: list[Host]) -> list[list[str]]:
     return [["INPUT", "-s", sources, "-j", "DROP"], ["OUTPUT", "-d", sources, "-j", "DROP"]]
 
 
-def iptables(server: Host, action: str, rules: list[list[str]], check: bool = True) -> None:
-    """Rules inside the host's own namespace only (they vanish with it)."""
-    for chain, *rule in rules:
-        network.run(
-            *network.in_namespace(server.namespace, "iptables", action, chain, *rule), check=check
-        )
-
-
 def rolling_restart(journal: Journal, names: list[str]) -> None:
     """One at a time: SIGTERM (the API drains: readiness 503, HAProxy takes it out), wait for
     it to exit, start it again, wait until it serves (an API: until HAProxy routes to it)."""
@@ -205,6 +198,7 @@ class Injector:
             names = [leader.name if leader else leadership.first]
         targets = [host(name) for name in names]
         isolated = False
+        delayed: int | None = None
         if planned.kind in ("partition", "split"):
             isolated = await asyncio.to_thread(servers.database_primary) in targets
         started = self.now()
@@ -236,12 +230,14 @@ class Injector:
                 rules = {t.name: partition_rules(t, others) for t in targets}
                 for target in targets:
                     self.journal.record("iptables", namespace=target.namespace)
-                    await asyncio.to_thread(iptables, target, "-A", rules[target.name])
+                    await asyncio.to_thread(
+                        network.iptables, target.namespace, "-A", rules[target.name]
+                    )
                 await self.hold(planned.seconds)
 
                 def heal() -> None:
                     for target in targets:
-                        iptables(target, "-D", rules[target.name], check=False)
+                        network.iptables(target.namespace, "-D", rules[target.name], check=False)
             case "slow-link":
                 tbf = [
                     "tc",
@@ -270,6 +266,13 @@ class Injector:
                         ),
                         check=False,
                     )
+            case "latency":
+                await asyncio.to_thread(latency.add, self.journal, targets[0])
+                await self.hold(planned.seconds)
+                delayed = await asyncio.to_thread(latency.delayed_connections, targets[0])
+
+                def heal() -> None:
+                    latency.remove(self.journal, targets[0])
             case "rolling-restart":
 
                 def heal() -> None:
@@ -278,7 +281,12 @@ class Injector:
                 raise ValueError(f"unknown fault class {planned.kind}")
         await asyncio.to_thread(heal)
         fault = Fault(
-            planned.kind, ",".join(names), round(started, 3), round(self.now(), 3), isolated
+            planned.kind,
+            ",".join(names),
+            round(started, 3),
+            round(self.now(), 3),
+            primary_isolated=isolated,
+            delayed_connections=delayed,
         )
         self.faults.append(fault)
         return fault

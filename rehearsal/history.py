@@ -42,6 +42,7 @@ class Fault:
     started: float
     ended: float  # when it was healed
     primary_isolated: bool = False  # a partition or split that took the database primary away
+    delayed_connections: int | None = None  # latency: connections through the delay proxy
 
 
 @dataclass

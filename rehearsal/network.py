@@ -31,6 +31,15 @@ def in_namespace(namespace: str, *command: str) -> list[str]:
     return ["ip", "netns", "exec", namespace, *command]
 
 
+def iptables(
+    namespace: str, action: str, rules: list[list[str]], table: str = "filter", check: bool = True
+) -> None:
+    """Rules inside a host's own namespace only (they vanish with it): each rule is its chain
+    and the rest of the command line."""
+    for chain, *rule in rules:
+        run(*in_namespace(namespace, "iptables", "-t", table, action, chain, *rule), check=check)
+
+
 def make_bridge(journal: Journal) -> None:
     journal.record("bridge", name=BRIDGE)
     run("ip", "link", "add", BRIDGE, "type", "bridge")

@@ -82,11 +82,14 @@ async def workflow_runs(requests: list[Request]) -> dict[str, list[str]]:
 
 
 def unexpected_exits(journal: Journal) -> list[str]:
-    """Servers whose latest process is not alive: none was killed without being restarted."""
+    """Servers whose latest process is not alive: none was killed without being restarted
+    (or stopped for good, as a fault's delay proxy at its heal)."""
     latest: dict[str, tuple[int, float]] = {}
     for entry in journal.entries():
         if entry["kind"] == "pid":
             latest[entry["name"]] = (entry["pid"], entry["started"])
+        elif entry["kind"] == "stopped":
+            latest.pop(entry["name"], None)
     dead = []
     for name, (pid, started) in sorted(latest.items()):
         try:

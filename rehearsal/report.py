@@ -40,7 +40,12 @@ def markdown(summary: dict[str, Any]) -> str:
             f"Window {fault['started']:.1f}-{fault['ended']:.1f} s; requests failing after the "
             f"heal {fault['failed_after_heal_seconds']} s; longest request "
             f"{fault['longest_request_seconds']} s; bound: outage {bound.get('outage')} s, "
-            f"after heal {bound.get('after_heal')} s, failed {bound.get('failed')}.",
+            f"after heal {bound.get('after_heal')} s, failed {bound.get('failed')}."
+            + (
+                f" Connections through the delay proxy: {fault['delayed_connections']}."
+                if fault["delayed_connections"] is not None
+                else ""
+            ),
             "",
             "| route | errors | failing for (s) |",
             "| --- | ---: | ---: |",

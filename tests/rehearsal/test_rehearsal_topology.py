@@ -22,25 +22,6 @@ from tests.waiting import wait_for
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def requirements_missing() -> list[str]:
-    problems = []
-    if not sys.platform.startswith("linux") or os.geteuid() != 0:
-        problems.append("the rehearsal needs root on Linux")
-    for program, package in (("haproxy", "haproxy"), ("etcd", "etcd-server"), ("ip", "iproute2")):
-        if shutil.which(program) is None:
-            problems.append(f"{program} is missing (apt-get install {package})")
-    return problems
-
-
-@pytest.fixture(scope="module", autouse=True)
-def rehearsal_host() -> None:
-    problems = requirements_missing()
-    if problems:
-        if os.environ.get("CI"):
-            pytest.fail("; ".join(problems))
-        pytest.skip("; ".join(problems))
-
-
 @pytest.fixture
 def state_dir() -> Iterator[Path]:
     """Under a world-traversable parent: Patroni and PostgreSQL run as `nobody` (pytest's own
@@ -158,6 +139,7 @@ def test_a_short_chaos_run_passes_and_leaves_nothing(state_dir: Path, tmp_path: 
         "partition",
         "split",
         "slow-link",
+        "latency",
         "postgres-failover",
         "nats-node-loss",
         "valkey-master-loss",

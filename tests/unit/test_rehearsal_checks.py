@@ -170,3 +170,13 @@ def test_a_split_that_isolated_the_primary_for_too_long_is_reported(history: His
     assert failing(history) == {"recoveries beyond their bound"}
     detail = next(c.detail for c in check(history)[0] if not c.passed)
     assert "bound 25s" in detail
+
+
+def test_added_latency_that_reached_no_connection_is_reported(history: History) -> None:
+    start = max(r.ended for r in history.requests) + 1
+    history.faults.append(Fault("latency", "api1", start, start + 10, delayed_connections=6))
+    assert failing(history) == set()
+    history.faults[-1] = dataclasses.replace(history.faults[-1], delayed_connections=0)
+    assert failing(history) == {"recoveries beyond their bound"}
+    detail = next(c.detail for c in check(history)[0] if not c.passed)
+    assert "latency on api1: the added latency reached no connection" in detail
