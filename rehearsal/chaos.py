@@ -47,11 +47,13 @@ async def rehearse(journal: Journal, minutes: float, seed: int, synchronous: boo
     stop = asyncio.Event()
     load_task = asyncio.create_task(load.run(stop))
     plan = schedule(seed, rounds=1)
+    every_class_once = len(plan)
     deadline = began + minutes * 60
     index = 0
     await asyncio.sleep(GAP_SECONDS)
-    # Every class once, then more rounds of the same seed while the time allows.
-    while index < len(plan) or time.monotonic() < deadline:
+    # Every class once, then more rounds of the same seed until the time is up (the fault under
+    # way then finishes; a round may be left part-way, so the run keeps to its minutes).
+    while index < every_class_once or time.monotonic() < deadline:
         if index == len(plan):
             plan += schedule(seed + len(plan), rounds=1)
         await injector.inject(plan[index])
