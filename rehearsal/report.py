@@ -59,6 +59,9 @@ def markdown(summary: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+LABEL_STEP = 0.14  # axes fraction between the heights of the fault labels
+
+
 def timeline(history: History, path: Path) -> None:
     import matplotlib
 
@@ -66,7 +69,8 @@ def timeline(history: History, path: Path) -> None:
     from matplotlib import pyplot
 
     seconds = int(history.duration) + 1
-    figure, (rate_axes, error_axes) = pyplot.subplots(2, 1, sharex=True, figsize=(14, 7))
+    width = max(14.0, seconds / 45)  # a 10-minute run gets room for its labels
+    figure, (rate_axes, error_axes) = pyplot.subplots(2, 1, sharex=True, figsize=(width, 7))
     for route in ROUTES:
         total = [0] * seconds
         errors = [0] * seconds
@@ -83,10 +87,10 @@ def timeline(history: History, path: Path) -> None:
             axes.axvspan(
                 fault.started, max(fault.ended, fault.started + 0.5), alpha=0.15, color="tab:red"
             )
-    for fault in history.faults:
-        rate_axes.annotate(
+    for index, fault in enumerate(history.faults):
+        rate_axes.annotate(  # four heights in turn: neighbouring labels do not overlap
             f"{fault.kind}\n{fault.target}",
-            (fault.started, 1.0),
+            (fault.started, 1.0 - LABEL_STEP * (index % 4)),
             xycoords=("data", "axes fraction"),
             fontsize=7,
             va="top",
