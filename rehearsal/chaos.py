@@ -8,10 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from app.config import DEV_TOKEN
-from rehearsal import checks, layout, network, report, runs, servers, teardown
+from rehearsal import checks, layout, network, processes, report, runs, servers, teardown
 from rehearsal.faults import Injector, schedule
 from rehearsal.history import History
 from rehearsal.journal import Journal
@@ -31,11 +29,8 @@ def leftovers(recorded: list[dict[str, Any]]) -> list[str]:
     for entry in recorded:
         if entry["kind"] != "pid":
             continue
-        try:
-            if abs(psutil.Process(entry["pid"]).create_time() - entry["started"]) < 0.01:
-                left.append(f"process {entry['name']} (pid {entry['pid']})")
-        except psutil.NoSuchProcess:
-            continue
+        if processes.is_recorded(entry["pid"], entry["started"]):
+            left.append(f"process {entry['name']} (pid {entry['pid']})")
     return left
 
 

@@ -24,6 +24,9 @@ class Bound:
     outage: float | None
     after_heal: float | None
     failed: int | None = None
+    # A fault that cuts connections as it begins and as it heals: requests started more than
+    # this long after the one cut and before the other must not fail (None: no such rule).
+    quiet_between_cuts: float | None = None
 
 
 # Patroni's smallest leader ttl is 20 s: a lost primary's key expires and the standby is
@@ -35,9 +38,11 @@ BOUNDS: dict[str, Bound] = {
     "partition": Bound(outage=FAILOVER_SECONDS, after_heal=5.0),
     "split": Bound(outage=FAILOVER_SECONDS, after_heal=5.0),
     "slow-link": Bound(outage=5.0, after_heal=5.0),
-    # Cutting the host's connections (to send them through the proxy, and back) fails what was
-    # in flight on them; the delay itself stays far inside the clients' timeouts.
-    "latency": Bound(outage=5.0, after_heal=5.0),
+    # The host's connections are cut as the latency begins (to send them through the proxy)
+    # and as it heals: what was in flight on them fails, up to a 5 s request timeout later,
+    # and a request made while its client reconnects too (2 s more). Between the cuts the
+    # delayed traffic must not fail: 0.2 s a round trip is far inside every timeout.
+    "latency": Bound(outage=None, after_heal=7.0, quiet_between_cuts=5.0),
     "postgres-failover": Bound(outage=FAILOVER_SECONDS, after_heal=None),
     "valkey-master-loss": Bound(outage=10.0, after_heal=5.0),
     "nats-node-loss": Bound(outage=5.0, after_heal=5.0),
@@ -169,6 +174,14 @@ def fault_figures(history: History) -> tuple[list[FaultFigures], list[Request]]:
         worst = max(entry.outage_per_route.values(), default=0.0)
         if bound.outage is not None and worst > bound.outage:
             entry.violations.append(f"requests failed for {worst:.1f}s (bound {bound.outage:.0f}s)")
+        if bound.quiet_between_cuts is not None:
+            quiet = bound.quiet_between_cuts
+            between = [r for r in failed if fault.started + quiet < r.started < fault.ended - quiet]
+            if between:
+                entry.violations.append(
+                    f"{len(between)} requests failed between the cuts ({between[0].route} at "
+                    f"{between[0].started:.1f}s)"
+                )
         if bound.after_heal is not None and entry.after_heal > bound.after_heal:
             entry.violations.append(
                 f"requests failed {entry.after_heal:.1f}s after the heal "

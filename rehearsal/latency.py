@@ -1,8 +1,7 @@
 """The added-latency fault (this kernel has no `netem`): a host's outbound connections to the
 servers of the /24 go through a delay proxy in its namespace. An iptables REDIRECT sends every
-new one there; an established one is reset by the rule itself (its next packet goes to the
-proxy, which knows no such connection) and reconnects through it. The heal removes the rule and
-stops the proxy, whose connections then reconnect directly."""
+new one there, and the established ones are aborted (`ss -K`) so that they reconnect through
+it. The heal removes the rule and stops the proxy, whose connections then reconnect directly."""
 
 import os
 import signal
@@ -66,6 +65,27 @@ def delayed_connections(server: Host) -> int:
     return len(found.splitlines())
 
 
+def cut_outbound(server: Host) -> None:
+    """Abort the host's established connections to the servers (`ss -K`). An idle one (a
+    worker's long poll) sends nothing for a minute, so the rule alone would not reach it."""
+    network.run(
+        *network.in_namespace(
+            server.namespace,
+            "ss",
+            "-K",
+            "-t",
+            "state",
+            "established",
+            "dst",
+            f"{SUBNET}.0/24",
+            "dport",
+            "lt",
+            ":32768",
+        ),
+        check=False,
+    )
+
+
 def add(journal: Journal, server: Host) -> None:
     command = [
         sys.executable,
@@ -82,6 +102,7 @@ def add(journal: Journal, server: Host) -> None:
     wait_ready(f"the delay proxy on {server.name}", lambda: listening(server), journal)
     journal.record("iptables", namespace=server.namespace)
     network.iptables(server.namespace, "-A", [redirect_rule()], table="nat")
+    cut_outbound(server)
 
 
 def remove(journal: Journal, server: Host) -> None:

@@ -8,7 +8,7 @@ import psutil
 from temporalio.client import Client
 
 from devstack import waiting
-from rehearsal import servers
+from rehearsal import processes, servers
 from rehearsal.history import Observed, Request
 from rehearsal.journal import Journal
 from rehearsal.topology import host
@@ -84,7 +84,7 @@ async def workflow_runs(requests: list[Request]) -> dict[str, list[str]]:
 def unexpected_exits(journal: Journal) -> list[str]:
     """Servers whose latest process is not alive: none was killed without being restarted
     (or stopped for good, as a fault's delay proxy at its heal)."""
-    latest: dict[str, tuple[int, float]] = {}
+    latest: dict[str, tuple[int, int]] = {}
     for entry in journal.entries():
         if entry["kind"] == "pid":
             latest[entry["name"]] = (entry["pid"], entry["started"])
@@ -93,7 +93,7 @@ def unexpected_exits(journal: Journal) -> list[str]:
     dead = []
     for name, (pid, started) in sorted(latest.items()):
         try:
-            alive = abs(psutil.Process(pid).create_time() - started) < 0.01
+            alive = processes.is_recorded(pid, started)
             alive = alive and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
         except psutil.NoSuchProcess:
             alive = False

@@ -5,8 +5,6 @@ import os
 import signal
 from pathlib import Path
 
-import psutil
-
 from devstack import process
 from devstack.config import PROJECT_ROOT
 from rehearsal.journal import Journal
@@ -21,10 +19,26 @@ def start(journal: Journal, host: Host, name: str, command: list[str], env: dict
     spawned = process.spawn(
         journal.directory, name, in_namespace(host.namespace, *command), env, PROJECT_ROOT
     )
-    with contextlib.suppress(psutil.NoSuchProcess):
-        started = psutil.Process(spawned.pid).create_time()
+    started = start_ticks(spawned.pid)
+    if started is not None:
         journal.record("pid", name=name, pid=spawned.pid, started=started)
     return spawned.pid
+
+
+def start_ticks(pid: int) -> int | None:
+    """When the process started, in clock ticks since boot (/proc/PID/stat), None when there is
+    no such process. Unlike psutil's create_time, which adds the boot time as the wall clock
+    puts it now, it never moves: an NTP step shifted every create_time by a second mid-run."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[19])  # field 22; the name may hold ") "
+
+
+def is_recorded(pid: int, started: int) -> bool:
+    """Whether `pid` is still the process the journal recorded (not a reused pid)."""
+    return start_ticks(pid) == started
 
 
 def log_path(journal: Journal, name: str) -> Path:
@@ -53,10 +67,9 @@ def kill_namespace(namespace: str) -> None:
         process.kill_and_wait(pids)
 
 
-def kill_recorded(pid: int, started: float) -> None:
+def kill_recorded(pid: int, started: int) -> None:
     """SIGKILL a process the journal recorded, unless its pid now belongs to another one."""
-    with contextlib.suppress(psutil.NoSuchProcess):
-        if abs(psutil.Process(pid).create_time() - started) < 0.01:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pid, signal.SIGKILL)
-            process.kill_and_wait([pid])
+    if is_recorded(pid, started):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+        process.kill_and_wait([pid])

@@ -1,6 +1,7 @@
 """The added-latency fault on two real hosts of the topology (namespaces on the bridge): the
 delay proxy takes every new connection of the host to the servers and delays it, the ones
-established before are reset so that they reconnect through it, and the heal takes it all away.
+established before are aborted, idle ones too, so that they reconnect through it, and the heal
+takes it all away.
 It runs on the topology tests' worker: both use the bridge."""
 
 import os
@@ -83,6 +84,8 @@ def test_added_latency_delays_the_hosts_connections_and_the_heal_removes_it(
     for time in ("first", "second"):
         before = hold(client, server, tmp_path / f"{time}-before")
         latency.add(journal, client)
+        # Aborted at once, while idle: a worker's long poll would send nothing for a minute.
+        assert established(client, server) == [], f"{time}: an idle connection was kept"
         assert outcome(before, tmp_path / f"{time}-before") == "cut", f"{time}: one was kept"
         assert probe(client, server) >= 2 * DELAY
         through = hold(client, server, tmp_path / f"{time}-through")
@@ -95,6 +98,22 @@ def test_added_latency_delays_the_hosts_connections_and_the_heal_removes_it(
         assert probe(client, server) < 2 * DELAY, f"{time}: still delayed after the heal"
         rules = network.run(*network.in_namespace(client.namespace, "iptables", "-t", "nat", "-S"))
         assert "REDIRECT" not in rules
+
+
+def established(client: Host, server: Host) -> list[str]:
+    """The client's established connections to the echo server."""
+    found = network.run(
+        *network.in_namespace(
+            client.namespace,
+            "ss",
+            "-Htn",
+            "state",
+            "established",
+            "dst",
+            f"{server.address}:{ECHO_PORT}",
+        )
+    )
+    return found.splitlines()
 
 
 def probe_works(client: Host, server: Host) -> bool:

@@ -162,7 +162,12 @@ def test_a_split_that_isolated_the_primary_is_held_to_the_failover_bound(
     cut_with_failing_writes(history, primary_isolated=True, seconds=18)
     assert failing(history) == set()
     report = summary(history)
-    assert report["faults"][-1]["bound"] == {"outage": 25.0, "after_heal": None, "failed": None}
+    assert report["faults"][-1]["bound"] == {
+        "outage": 25.0,
+        "after_heal": None,
+        "failed": None,
+        "quiet_between_cuts": None,
+    }
 
 
 def test_a_split_that_isolated_the_primary_for_too_long_is_reported(history: History) -> None:
@@ -180,3 +185,18 @@ def test_added_latency_that_reached_no_connection_is_reported(history: History) 
     assert failing(history) == {"recoveries beyond their bound"}
     detail = next(c.detail for c in check(history)[0] if not c.passed)
     assert "latency on api1: the added latency reached no connection" in detail
+
+
+def test_added_latency_may_fail_requests_at_its_cuts_but_not_between(history: History) -> None:
+    start = max(r.ended for r in history.requests) + 1
+    history.faults.append(Fault("latency", "api2", start, start + 15, delayed_connections=13))
+    at_the_cuts = [
+        Request("POST /nats/test", start + 0.3, start + 5.3, 5.0, 503),
+        Request("POST /nats/test", start + 14.8, start + 19.8, 5.0, 503),
+    ]
+    history.requests += at_the_cuts
+    assert failing(history) == set()
+    history.requests.append(Request("PUT /settings/{key}", start + 7, start + 7.2, 5.0, 503))
+    assert failing(history) == {"recoveries beyond their bound"}
+    detail = next(c.detail for c in check(history)[0] if not c.passed)
+    assert "1 requests failed between the cuts (PUT /settings/{key}" in detail
