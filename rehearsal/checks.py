@@ -129,8 +129,13 @@ def overran(history: History) -> list[str]:
 
 
 def owning_fault(request: Request, faults: list[Fault]) -> Fault | None:
-    """The latest fault whose window (plus the grace) holds the request's start."""
-    owners = [f for f in faults if f.started <= request.started <= f.ended + ATTRIBUTION_GRACE]
+    """The latest fault that began before the request ended and whose window (plus the grace)
+    holds its start: a request in flight when a fault begins is that fault's to fail."""
+    owners = [
+        f
+        for f in faults
+        if f.started <= request.ended and request.started <= f.ended + ATTRIBUTION_GRACE
+    ]
     return max(owners, key=lambda f: f.started) if owners else None
 
 

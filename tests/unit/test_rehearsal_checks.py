@@ -200,3 +200,20 @@ def test_added_latency_may_fail_requests_at_its_cuts_but_not_between(history: Hi
     assert failing(history) == {"recoveries beyond their bound"}
     detail = next(c.detail for c in check(history)[0] if not c.passed)
     assert "1 requests failed between the cuts (PUT /settings/{key}" in detail
+
+
+def test_a_request_in_flight_when_a_fault_begins_is_that_faults(history: History) -> None:
+    """Started a millisecond before a partition, timed out during it: the partition's error,
+    not an outage 30 s long of the fault before."""
+    start = max(r.ended for r in history.requests) + 1
+    history.faults.append(Fault("freeze", "api2", start, start + 19))
+    partition = start + 29
+    history.faults.append(Fault("partition", "api1", partition, partition + 8))
+    history.requests += [
+        Request("GET /health", start + 0.1, start + 5.1, 5.0, None, error="ReadTimeout"),
+        Request("GET /health", partition - 0.001, partition + 5, 5.0, None, error="ReadTimeout"),
+    ]
+    assert failing(history) == set()
+    freeze, cut = summary(history)["faults"][-2:]
+    assert freeze["outage_per_route"] == {"GET /health": 5.0}
+    assert cut["errors_per_route"] == {"GET /health": 1}
