@@ -46,44 +46,24 @@ def redirect_rule() -> list[str]:
     ]
 
 
+def ss(server: Host, *arguments: str) -> str:
+    """`ss` inside the host's namespace; its output (empty when it failed)."""
+    return network.run(*network.in_namespace(server.namespace, "ss", *arguments), check=False)
+
+
 def listening(server: Host) -> bool:
-    found = network.run(
-        *network.in_namespace(server.namespace, "ss", "-Hltn", f"sport = :{PROXY_PORT}"),
-        check=False,
-    )
-    return bool(found.strip())
+    return bool(ss(server, "-Hltn", f"sport = :{PROXY_PORT}").strip())
 
 
 def delayed_connections(server: Host) -> int:
     """Connections the proxy holds now: the evidence that the fault delayed something."""
-    found = network.run(
-        *network.in_namespace(
-            server.namespace, "ss", "-Htn", "state", "established", f"sport = :{PROXY_PORT}"
-        ),
-        check=False,
-    )
-    return len(found.splitlines())
+    return len(ss(server, "-Htn", "state", "established", f"sport = :{PROXY_PORT}").splitlines())
 
 
 def cut_outbound(server: Host) -> None:
     """Abort the host's established connections to the servers (`ss -K`). An idle one (a
     worker's long poll) sends nothing for a minute, so the rule alone would not reach it."""
-    network.run(
-        *network.in_namespace(
-            server.namespace,
-            "ss",
-            "-K",
-            "-t",
-            "state",
-            "established",
-            "dst",
-            f"{SUBNET}.0/24",
-            "dport",
-            "lt",
-            ":32768",
-        ),
-        check=False,
-    )
+    ss(server, "-K", "-t", "state", "established", "dst", f"{SUBNET}.0/24", "dport", "lt", ":32768")
 
 
 def add(journal: Journal, server: Host) -> None:

@@ -102,16 +102,8 @@ def test_added_latency_delays_the_hosts_connections_and_the_heal_removes_it(
 
 def established(client: Host, server: Host) -> list[str]:
     """The client's established connections to the echo server."""
-    found = network.run(
-        *network.in_namespace(
-            client.namespace,
-            "ss",
-            "-Htn",
-            "state",
-            "established",
-            "dst",
-            f"{server.address}:{ECHO_PORT}",
-        )
+    found = latency.ss(
+        client, "-Htn", "state", "established", "dst", f"{server.address}:{ECHO_PORT}"
     )
     return found.splitlines()
 

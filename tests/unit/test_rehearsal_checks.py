@@ -26,6 +26,16 @@ def failing(history: History) -> set[str]:
     return {c.name for c in check(history)[0] if not c.passed}
 
 
+def first_failure(history: History) -> str:
+    """The detail of the first failed check."""
+    return next(c.detail for c in check(history)[0] if not c.passed)
+
+
+def after_the_recording(history: History) -> float:
+    """A second after the recorded history's last request: a time no fault of it owns."""
+    return max(r.ended for r in history.requests) + 1
+
+
 def test_the_recorded_history_is_green(history: History) -> None:
     report = summary(history)
     assert report["passed"], [c for c in report["checks"] if not c["passed"]]
@@ -100,7 +110,7 @@ def test_a_too_long_outage_is_reported(history: History) -> None:
         for second in range(0, 40, 2)
     ]
     assert failing(history) == {"recoveries beyond their bound"}
-    detail = next(c.detail for c in check(history)[0] if not c.passed)
+    detail = first_failure(history)
     assert "host-kill on pg1" in detail
     assert "bound 25s" in detail
 
@@ -138,7 +148,7 @@ def test_a_crashed_or_leaked_process_is_reported(history: History) -> None:
 
 def cut_with_failing_writes(history: History, primary_isolated: bool, seconds: int) -> None:
     """A 10 s split, and writes failing every second for `seconds` from its start."""
-    start = max(r.ended for r in history.requests) + 1
+    start = after_the_recording(history)
     side = "pg1,etcd1,nats1,api1,wrk1"
     history.faults.append(Fault("split", side, start, start + 10, primary_isolated))
     history.requests += [
@@ -150,7 +160,7 @@ def cut_with_failing_writes(history: History, primary_isolated: bool, seconds: i
 def test_writes_failing_after_a_split_heals_are_reported(history: History) -> None:
     cut_with_failing_writes(history, primary_isolated=False, seconds=18)
     assert failing(history) == {"recoveries beyond their bound"}
-    detail = next(c.detail for c in check(history)[0] if not c.passed)
+    detail = first_failure(history)
     assert "after the heal (bound 5s)" in detail
 
 
@@ -173,22 +183,22 @@ def test_a_split_that_isolated_the_primary_is_held_to_the_failover_bound(
 def test_a_split_that_isolated_the_primary_for_too_long_is_reported(history: History) -> None:
     cut_with_failing_writes(history, primary_isolated=True, seconds=30)
     assert failing(history) == {"recoveries beyond their bound"}
-    detail = next(c.detail for c in check(history)[0] if not c.passed)
+    detail = first_failure(history)
     assert "bound 25s" in detail
 
 
 def test_added_latency_that_reached_no_connection_is_reported(history: History) -> None:
-    start = max(r.ended for r in history.requests) + 1
+    start = after_the_recording(history)
     history.faults.append(Fault("latency", "api1", start, start + 10, delayed_connections=6))
     assert failing(history) == set()
     history.faults[-1] = dataclasses.replace(history.faults[-1], delayed_connections=0)
     assert failing(history) == {"recoveries beyond their bound"}
-    detail = next(c.detail for c in check(history)[0] if not c.passed)
+    detail = first_failure(history)
     assert "latency on api1: the added latency reached no connection" in detail
 
 
 def test_added_latency_may_fail_requests_at_its_cuts_but_not_between(history: History) -> None:
-    start = max(r.ended for r in history.requests) + 1
+    start = after_the_recording(history)
     history.faults.append(Fault("latency", "api2", start, start + 15, delayed_connections=13))
     at_the_cuts = [
         Request("POST /nats/test", start + 0.3, start + 5.3, 5.0, 503),
@@ -198,14 +208,14 @@ def test_added_latency_may_fail_requests_at_its_cuts_but_not_between(history: Hi
     assert failing(history) == set()
     history.requests.append(Request("PUT /settings/{key}", start + 7, start + 7.2, 5.0, 503))
     assert failing(history) == {"recoveries beyond their bound"}
-    detail = next(c.detail for c in check(history)[0] if not c.passed)
+    detail = first_failure(history)
     assert "1 requests failed between the cuts (PUT /settings/{key}" in detail
 
 
 def test_a_request_in_flight_when_a_fault_begins_is_that_faults(history: History) -> None:
     """Started a millisecond before a partition, timed out during it: the partition's error,
     not an outage 30 s long of the fault before."""
-    start = max(r.ended for r in history.requests) + 1
+    start = after_the_recording(history)
     history.faults.append(Fault("freeze", "api2", start, start + 19))
     partition = start + 29
     history.faults.append(Fault("partition", "api1", partition, partition + 8))
