@@ -55,7 +55,7 @@ async def cpu_per_request(app: ASGIApp, path: str, count: int) -> float:
 
 def _telemetry_app() -> FastAPI:
     app = create_fastapi_app()
-    configure_telemetry(app, "sbs-bench")
+    configure_telemetry(app)
     return app
 
 

@@ -48,7 +48,7 @@ def build_app(instrumented: bool) -> FastAPI:
         return {"item_id": item_id}
 
     if instrumented:
-        configure_telemetry(app, "sbs-bench")
+        configure_telemetry(app)
     return app
 
 

@@ -111,7 +111,7 @@ async def _measure(
     services: Services, platform: FastAPI, rounds: int, requests: int
 ) -> dict[str, float]:
     telemetry = _ladder_app(services, JsonBodyRoute, with_services=True, demo_access=True)
-    configure_telemetry(telemetry, "sbs-bench")
+    configure_telemetry(telemetry)
     apps: dict[str, FastAPI] = {
         "bare FastAPI POST route": _ladder_app(services, APIRoute, False, False),
         "+ JsonBodyRoute": _ladder_app(services, JsonBodyRoute, False, False),

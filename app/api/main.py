@@ -88,6 +88,6 @@ def create_app(
         # already on each route): FastAPI matches an included router as a nested table, one
         # more matching pass per request for every router ahead of the one that matches.
         app.router.routes.extend(router.routes)
-    configure_telemetry(app, settings.otel_service_name)
+    configure_telemetry(app)
     instrument_app(app, settings.otel_service_name)  # only when OTEL_* variables ask for traces
     return app

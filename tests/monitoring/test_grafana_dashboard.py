@@ -159,7 +159,7 @@ async def test_api_metric_names_exist_in_the_app_export() -> None:
     async def ping() -> dict[str, bool]:
         return {"ok": True}
 
-    configure_telemetry(app, "sbs-api-test")
+    configure_telemetry(app)
     record_health_report(HealthReport(True, {"redis": {"status": "up", "latency_ms": 1.5}}))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:

@@ -187,7 +187,7 @@ def test_no_access_line_lost_across_100000_requests_and_a_clean_stop() -> None:
         async def number(number: int) -> dict[str, int]:
             return {"number": number}
 
-        configure_telemetry(app, "sbs-test")
+        configure_telemetry(app)
 
         async def receive():
             return {"type": "http.request", "body": b"", "more_body": False}

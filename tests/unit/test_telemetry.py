@@ -14,15 +14,17 @@ import httpx
 import pytest
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import StreamingResponse
-from prometheus_client import REGISTRY, generate_latest
+from opentelemetry.exporter.prometheus import PrometheusMetricReader
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
+from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.logging_setup import configure_logging, flush_access_log
 from app.telemetry import (
     DURATION_BUCKETS_SECONDS,
-    DURATION_FAMILY,
+    HTTP_METRICS,
     UNMATCHED_ROUTE,
-    _process_http_metrics,
     configure_telemetry,
 )
 
@@ -30,6 +32,7 @@ REQUESTS = "http_server_requests_total"
 DURATION_COUNT = "http_server_request_duration_seconds_count"
 DURATION_BUCKET = "http_server_request_duration_seconds_bucket"
 ACTIVE = "http_server_active_requests"
+DURATION_FAMILY = "http_server_request_duration_seconds"
 HTTP_LABELS = {"http_request_method", "http_route", "http_response_status_code"}
 
 
@@ -72,7 +75,7 @@ def build_app() -> FastAPI:
         logging.getLogger("sbs.test").info("handler speaking")
         return {"ok": True}
 
-    configure_telemetry(app, "sbs-api-test")
+    configure_telemetry(app)
     return app
 
 
@@ -296,14 +299,14 @@ async def test_log_lines_inside_a_request_carry_its_id(
     assert [line["request_id"] for line in inner] == ["inner-42"]
 
 
-def test_many_apps_share_one_provider_and_configure_is_idempotent() -> None:
+def test_many_apps_share_one_set_of_metrics_and_configure_is_idempotent() -> None:
     first, second = build_app(), build_app()
-    configure_telemetry(first, "sbs-api-test")
+    configure_telemetry(first)
     metrics_routes = [route for route in first.routes if getattr(route, "path", "") == "/metrics"]
     assert len(metrics_routes) == 1
     assert len(first.user_middleware) == 1
     assert first.user_middleware[0].kwargs == second.user_middleware[0].kwargs
-    # One reader registered in the default registry: each family appears exactly once.
+    # The metrics are registered once in the default registry: each family appears once.
     names = [family.name for family in REGISTRY.collect()]
     assert names.count("http_server_requests") == 1
 
@@ -354,9 +357,8 @@ OTEL_EXPORTER_HISTOGRAM = """\
 
 
 def test_duration_exposition_is_the_opentelemetry_exporters() -> None:
-    metrics = _process_http_metrics("sbs-api-test")
-    metrics.started("GET")
-    metrics.finished("GET", "/golden", 200, 0.005)
+    HTTP_METRICS.started("GET")
+    HTTP_METRICS.finished("GET", "/golden", 200, 0.005)
     text = generate_latest(REGISTRY).decode()
     header = f"# HELP {DURATION_FAMILY} "
     family = text[text.index(header) :].split("\n# HELP ", 1)[0] + "\n"
@@ -365,3 +367,72 @@ def test_duration_exposition_is_the_opentelemetry_exporters() -> None:
     assert "".join(golden) == OTEL_EXPORTER_HISTOGRAM
     golden_requests = request_labels("GET", "/golden", 200)
     assert scrape_text(text)[(REQUESTS, golden_requests)] == 1
+
+
+def opentelemetry_exposition(requests: list[tuple[str, str, int, float]]) -> str:
+    """What OpenTelemetry's meter and `PrometheusMetricReader` export for these requests,
+    with the instruments the semantic conventions name, in a registry of their own."""
+    registry = CollectorRegistry(auto_describe=True)
+    provider = MeterProvider(
+        metric_readers=[PrometheusMetricReader(scope_info_enabled=False, registry=registry)],
+        views=[
+            View(
+                instrument_name="http.server.request.duration",
+                aggregation=ExplicitBucketHistogramAggregation(DURATION_BUCKETS_SECONDS),
+            )
+        ],
+    )
+    meter = provider.get_meter("semantic-conventions")
+    counter = meter.create_counter(
+        "http.server.requests", unit="{request}", description="HTTP requests served."
+    )
+    histogram = meter.create_histogram(
+        "http.server.request.duration", unit="s", description="Duration of HTTP server requests."
+    )
+    active = meter.create_up_down_counter(
+        "http.server.active_requests", unit="{request}", description="HTTP requests in flight."
+    )
+    for method, route, status, duration in requests:
+        labels: dict[str, str | int] = {
+            "http.request.method": method,
+            "http.route": route,
+            "http.response.status_code": status,
+        }
+        active.add(1, {"http.request.method": method})
+        counter.add(1, labels)
+        histogram.record(duration, labels)
+        active.add(-1, {"http.request.method": method})
+    try:
+        return generate_latest(registry).decode()
+    finally:
+        provider.shutdown()
+
+
+def families(text: str, route_marker: str) -> dict[str, list[str]]:
+    """Each HTTP family's HELP, TYPE and the sample lines that carry `route_marker` (or, for
+    the in-flight gauge, its method), as written."""
+    found: dict[str, list[str]] = {}
+    for name in (REQUESTS, DURATION_FAMILY, ACTIVE):
+        lines = [line for line in text.splitlines() if line.startswith(f"# HELP {name} ")]
+        lines += [line for line in text.splitlines() if line.startswith(f"# TYPE {name} ")]
+        marker = 'http_request_method="PATCH"' if name == ACTIVE else route_marker
+        lines += [line for line in text.splitlines() if line.startswith(name) and marker in line]
+        found[name] = lines
+    return found
+
+
+def test_the_exposition_is_what_opentelemetrys_prometheus_reader_writes() -> None:
+    """The spec's flow is OpenTelemetry with a PrometheusMetricReader: for the same requests,
+    the platform's series are the ones that flow writes, line for line."""
+    requests = [
+        ("PATCH", "/otel-compared", 200, 0.005),  # on a bucket bound: bounds are inclusive
+        ("PATCH", "/otel-compared", 200, 0.3),
+        ("PATCH", "/otel-compared", 503, 12.0),  # beyond the last finite bound
+    ]
+    for method, route, status, duration in requests:
+        HTTP_METRICS.started(method)
+        HTTP_METRICS.finished(method, route, status, duration)
+    ours = families(generate_latest(REGISTRY).decode(), 'http_route="/otel-compared"')
+    theirs = families(opentelemetry_exposition(requests), 'http_route="/otel-compared"')
+    assert len(ours[DURATION_FAMILY]) == 2 + 2 * (len(DURATION_BUCKETS_SECONDS) + 3)
+    assert ours == theirs
