@@ -45,6 +45,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._begin_head()
+        self._arm_head_timer()  # a connection that never sends a byte
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_head_timer()
@@ -59,6 +60,10 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             self._head_bytes += len(data)
             if self._head_bytes > self.max_header_bytes:
                 self._refuse(431, f"request headers exceed {self.max_header_bytes} bytes")
+            else:
+                # Only a head split across reads needs the deadline: one that arrives whole
+                # (nearly every request) costs no timer.
+                self._arm_head_timer()
 
     # Parser callbacks ------------------------------------------------------------------
 
@@ -99,6 +104,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def _begin_head(self) -> None:
         self._in_head = True
         self._head_bytes = 0
+
+    def _arm_head_timer(self) -> None:
         if self._head_timer is None:
             self._head_timer = self.loop.call_later(self.header_timeout, self._head_too_slow)
 
