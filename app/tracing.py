@@ -25,8 +25,6 @@ from fastapi import FastAPI
 from opentelemetry import trace
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.logging_setup import include_trace_ids
-
 logger = logging.getLogger(__name__)
 
 SUPPORTED_PROTOCOL = "http/protobuf"
@@ -97,7 +95,6 @@ def configure_tracing(service_name: str) -> bool:
     RedisInstrumentor().instrument()
     HTTPXClientInstrumentor().instrument()
     _enabled = True
-    include_trace_ids()
     logger.info("tracing enabled", extra={"service_name": service_name})
     return True
 

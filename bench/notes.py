@@ -194,9 +194,9 @@ routes through each layer) and checked under wrk; each cut below was measured be
 
 - **The access line (≈ 30 µs under load before):** a LogRecord, the formatter, a `write`
   system call per request. Now `app.logging_setup.write_access_line` formats the line straight
-  to text (same keys, order and text as `JsonFormatter`; a test compares them) and appends it to
-  a bounded buffer; a background thread writes the buffer in one `write` every 0.2 s and at
-  exit. ≈ 3 µs per line.
+  to text, without a LogRecord, through the serializer `JsonFormatter` uses (one per format),
+  and appends it to a bounded buffer; a background thread writes the buffer in one `write`
+  every 0.2 s and at exit. ≈ 3 µs per line.
 - **The duration histogram (≈ 6 µs per request):** OpenTelemetry's synchronous
   `Histogram.record` cleans, copies and hashes the attributes on every call. The platform now
   counts buckets itself (one `bisect`, one lock, ≈ 1 µs) and exports the family into the same

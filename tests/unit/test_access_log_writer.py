@@ -1,5 +1,6 @@
-"""Proves the buffered access-line path: lines keep the JSON/console schema of every other
-record, reach the output within the flush interval without an explicit flush, none is lost
+"""Proves the buffered access-line path: an access line is the text the logging handler writes
+for a record with the same fields (one serializer per format, which writes what JSONEncoder
+would), lines reach the output within the flush interval without an explicit flush, none is lost
 across 100,000 requests and a clean stop, and a stalled output bounds the buffer (lines
 beyond it are dropped, counted and reported) without blocking the writers."""
 
@@ -12,18 +13,23 @@ import sys
 import textwrap
 import threading
 import time
-from pathlib import Path
+from collections.abc import Iterator
+from http import HTTPStatus
+from pathlib import Path, PurePosixPath
+from types import SimpleNamespace
 
 import pytest
+from opentelemetry import trace
+from opentelemetry.trace import NonRecordingSpan, SpanContext
 
 from app import logging_setup
 from app.logging_setup import (
+    ACCESS_LOGGER,
     AccessLogWriter,
-    JsonFormatter,
     configure_logging,
     flush_access_log,
-    format_access_console,
-    format_access_json,
+    format_json_line,
+    redact,
     write_access_line,
 )
 from tests.tools import unmeasured_environment
@@ -56,38 +62,110 @@ class StallingStream(io.StringIO):
         return super().write(text)
 
 
-# Each test swaps sys.stdout in its own body: pytest sets its capture after fixtures run.
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """configure_logging changes the root logger; put it back for the other tests."""
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    yield
+    root.handlers[:] = saved[0]
+    root.setLevel(saved[1])
 
 
-@pytest.mark.parametrize(
-    "fields",
-    [
-        FIELDS,
-        {**FIELDS, "path": '/é/"quoted"\n\x01\u2028', "client": None, "error": "unhandled"},
-        {**FIELDS, "duration_ms": 1e-07, "status": 500, "flag": True, "items": [1, "a"]},
-        {**FIELDS, "duration_ms": float("nan"), "other": {"nested": 1.5}},
-    ],
-)
-def test_json_access_line_is_the_json_formatters_text(fields: dict[str, object]) -> None:
+def access_output(
+    capsys: pytest.CaptureFixture[str], log_format: str, message: str, fields: dict[str, object]
+) -> str:
+    """What write_access_line puts on stdout under `log_format`, flushed."""
+    configure_logging("INFO", log_format)
+    flush_access_log()
+    capsys.readouterr()
+    write_access_line(logging.ERROR, message, fields)
+    flush_access_log()
+    return capsys.readouterr().out
+
+
+TRICKY_FIELDS = [
+    FIELDS,
+    {**FIELDS, "path": '/é/"quoted"\n\x01\u2028', "client": None, "error": "unhandled"},
+    {**FIELDS, "duration_ms": 1e-07, "status": 500, "flag": True, "items": [1, "a"]},
+    {**FIELDS, "duration_ms": float("nan"), "other": {"nested": 1.5}, "big": float("-inf")},
+    {**FIELDS, "status": HTTPStatus.OK, "file": PurePosixPath("/srv/a"), "url": "nats://t@h"},
+    {**FIELDS, "time": "forged", "level": 1, "logger": "other", "exception": "a field"},
+]
+
+
+@pytest.mark.usefixtures("restore_logging")
+@pytest.mark.parametrize("traced", [False, True], ids=["no span", "span"])
+@pytest.mark.parametrize("log_format", ["json", "console"])
+@pytest.mark.parametrize("fields", TRICKY_FIELDS)
+def test_the_access_line_is_the_handlers_line_for_the_same_record(
+    fields: dict[str, object],
+    log_format: str,
+    traced: bool,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     message = f"GET {fields['path']} 200 0.1ms"
-    record = logging.LogRecord("sbs.access", logging.INFO, __file__, 0, message, (), None)
+    record = logging.LogRecord(ACCESS_LOGGER, logging.ERROR, __file__, 0, message, (), None)
     record.__dict__.update(fields)
-    expected = JsonFormatter().format(record)
-    assert format_access_json(record.created, logging.INFO, message, fields) == expected
+    # The access line takes its time from time.time(): the record's moment, for both lines.
+    monkeypatch.setattr(logging_setup, "time", SimpleNamespace(time=lambda: record.created))
+    span = NonRecordingSpan(SpanContext(0xABC, 0xDEF, is_remote=False))
+    with trace.use_span(span) if traced else contextlib.nullcontext():
+        access_line = access_output(capsys, log_format, message, fields)
+        logging.getLogger(ACCESS_LOGGER).handle(record)  # the logging module's own path
+    handler_line = capsys.readouterr().out
+    assert access_line == handler_line
+    assert access_line.count("\n") == 1
+    trace_ids = ('"trace_id": "' if log_format == "json" else "trace_id=") + f"{0xABC:032x}"
+    assert (trace_ids in access_line) is traced
 
 
-def test_console_access_line_is_readable_and_escaped() -> None:
+def reference_json(created: float, fields: dict[str, object], exception: str, stack: str) -> str:
+    """The line as JsonFormatter wrote it before the hand-written serializer: a dict (a field
+    cannot replace the first four keys) through json.dumps, then `exception` and `stack`."""
+    second = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
+    document: dict[str, object] = {
+        "time": f"{second}.{int(created % 1 * 1000):03d}Z",
+        "level": "WARNING",
+        "logger": "sbs.test",
+        "message": "m\u00e9 \n",
+    }
+    for key, value in fields.items():
+        document.setdefault(key, value)
+    document["exception"] = exception
+    document["stack"] = stack
+    return redact(json.dumps(document, ensure_ascii=False, default=str))
+
+
+@pytest.mark.parametrize("created", [1_700_000_000.0, 1_700_000_059.9999, 1_767_225_599.5])
+@pytest.mark.parametrize("fields", TRICKY_FIELDS)
+def test_json_lines_are_what_the_json_encoder_writes(
+    fields: dict[str, object], created: float
+) -> None:
+    exception, stack = "Traceback (most recent call last):\n  ...", "Stack (most recent call last)"
+    line = format_json_line(created, "WARNING", "sbs.test", "m\u00e9 \n", fields, exception, stack)
+    assert line == reference_json(created, fields, exception, stack)
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_console_access_line_is_readable_and_escaped(capsys: pytest.CaptureFixture[str]) -> None:
     fields = {**FIELDS, "path": "/x\n2026 forged"}
-    line = format_access_console(time.time(), logging.ERROR, "GET /x\nforged", fields)
-    assert "\n" not in line
-    assert " ERROR    sbs.access: GET /x\\nforged request_id=r-1 method=GET" in line
-    assert "path=/x\\n2026 forged" in line
+    output = access_output(capsys, "console", "GET /x\nforged", fields)
+    assert output.count("\n") == 1
+    assert " ERROR    sbs.access: GET /x\\nforged request_id=r-1 method=GET" in output
+    assert "path=/x\\n2026 forged" in output
 
 
-def test_access_lines_are_redacted() -> None:
-    line = format_access_json(time.time(), logging.INFO, "m", {"path": "/a/redis://u:pw@h"})
-    assert "pw" not in line
-    assert "redis://***@h" in line
+@pytest.mark.usefixtures("restore_logging")
+@pytest.mark.parametrize("log_format", ["json", "console"])
+def test_access_lines_are_redacted(capsys: pytest.CaptureFixture[str], log_format: str) -> None:
+    output = access_output(capsys, log_format, "m", {"path": "/a/redis://u:pw@h"})
+    assert "pw" not in output
+    assert "redis://***@h" in output
+
+
+# Each test below swaps sys.stdout in its own body: pytest sets its capture after fixtures run.
 
 
 def test_lines_reach_the_output_within_the_interval_without_a_flush() -> None:

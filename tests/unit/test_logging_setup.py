@@ -1,6 +1,7 @@
-"""Proves configure_logging: JSON lines carry time/level/logger/message/extra/exception, console
-lines are readable one-liners, repeated calls add no handler, levels filter, uvicorn's loggers
-go through the same handler and its access log is silenced."""
+"""Proves configure_logging: JSON lines carry time/level/logger/message/extra/exception (and the
+current span's ids, in that order), console lines are readable one-liners, repeated calls add no
+handler, levels filter, uvicorn's loggers go through the same handler and its access log is
+silenced."""
 
 import json
 import logging
@@ -8,6 +9,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+from opentelemetry import trace
+from opentelemetry.trace import NonRecordingSpan, SpanContext
 
 from app.logging_setup import configure_logging, request_id_var
 
@@ -92,6 +95,31 @@ def test_request_id_from_context_is_added(capsys: pytest.CaptureFixture[str]) ->
     inside, outside = (json.loads(line) for line in output_lines(capsys))
     assert inside["request_id"] == "req-123"
     assert "request_id" not in outside
+
+
+def test_lines_carry_the_current_spans_ids_before_the_exception(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """No switch to turn on: whenever a span is current, its ids are on the line."""
+    configure_logging("INFO", "json")
+    span = NonRecordingSpan(SpanContext(0x1F, 0x2E, is_remote=False))
+    token = request_id_var.set("req-9")
+    try:
+        with trace.use_span(span):
+            try:
+                raise ValueError("inside a span")
+            except ValueError:
+                logging.getLogger("sbs.test").exception("traced", extra={"user": "ana"})
+    finally:
+        request_id_var.reset(token)
+    logging.getLogger("sbs.test").info("no span")
+
+    traced, untraced = (json.loads(line) for line in output_lines(capsys))
+    order = "time level logger message user request_id trace_id span_id exception"
+    assert list(traced) == order.split()
+    assert traced["trace_id"] == f"{0x1F:032x}"
+    assert traced["span_id"] == f"{0x2E:016x}"
+    assert "trace_id" not in untraced
 
 
 def test_console_format_is_one_readable_line(capsys: pytest.CaptureFixture[str]) -> None:
