@@ -9,11 +9,12 @@ Each format has one serializer that writes every line, `format_json_line` or
 the given ones (`extra=`), the current request id, `trace_id`/`span_id` while a span is current.
 
 `JsonFormatter` and `ConsoleFormatter` serialize the `logging` module's records. The HTTP access
-line (one per request) skips the LogRecord: `write_access_line` serializes it and appends it to
-`AccessLogWriter`'s buffer, which a thread writes out in one `write` every
-FLUSH_INTERVAL_SECONDS (and at exit) instead of a system call per request. The buffer is
-bounded: when the output stalls, lines beyond MAX_PENDING_BYTES are dropped and counted, and the
-count is logged once the output moves again.
+line (one per request) skips the LogRecord: `write_access_line` takes the time, request id and
+span at once and queues the rest in `AccessLogWriter`, whose thread builds and serializes the
+queued lines and writes them in one `write` every FLUSH_INTERVAL_SECONDS (and at exit), rather
+than formatting each as its request ends and a system call per request. The queue is bounded:
+when the output stalls, lines beyond MAX_PENDING_LINES are dropped and counted, and the count
+is logged once the output moves again.
 """
 
 import atexit
@@ -24,7 +25,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from contextvars import ContextVar
+from contextvars import Context, ContextVar, copy_context
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -78,15 +79,14 @@ def escape_controls(text: str) -> str:
     return text.translate(_CONTROL_ESCAPES)
 
 
-def _line_fields(fields: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The fields of a line, in order: `fields`, the current request id unless `fields` has
-    one, the current span's `trace_id` and `span_id` (replacing fields of those names).
-    `fields` itself, not a copy, when nothing is added."""
-    if "request_id" not in fields:
-        request_id = request_id_var.get()
-        if request_id is not None:
-            fields = {**fields, "request_id": request_id}
-    span = trace.get_current_span().get_span_context()
+def _line_fields(fields: Mapping[str, Any], context: Context) -> Mapping[str, Any]:
+    """The fields of a line written in `context`, in order: `fields`, the request id unless
+    `fields` has one, the current span's `trace_id` and `span_id` (replacing fields of those
+    names). `fields` itself, not a copy, when nothing is added."""
+    request_id = context.get(request_id_var)
+    if request_id is not None and "request_id" not in fields:
+        fields = {**fields, "request_id": request_id}
+    span = context.run(trace.get_current_span).get_span_context()
     if span.is_valid:  # only while tracing is on and a span is current
         fields = {**fields, "trace_id": f"{span.trace_id:032x}", "span_id": f"{span.span_id:016x}"}
     return fields
@@ -189,7 +189,7 @@ class _LineFormatter(logging.Formatter):
             record.levelname,
             record.name,
             record.getMessage(),
-            _line_fields(fields),
+            _line_fields(fields, copy_context()),
             exception,
             stack,
         )
@@ -209,59 +209,65 @@ class ConsoleFormatter(_LineFormatter):
 
 ACCESS_LOGGER = "sbs.access"
 FLUSH_INTERVAL_SECONDS = 0.2
-MAX_PENDING_BYTES = 8 * 1024 * 1024
+MAX_PENDING_LINES = 32_768  # about 10 MiB of access lines
 
 _access_logger = logging.getLogger(ACCESS_LOGGER)
 
 
-class AccessLogWriter:
-    """A bounded in-memory buffer of access lines, written out in batches by a thread.
+def _text(line: str) -> str:
+    return line
 
-    `write` only appends under a lock (well under a microsecond); the thread writes what
-    has gathered every `interval` seconds with one `write` on the stream `sys.stdout` is at
-    that moment, and `flush` does the same at once (at exit and from tests). A stalled
-    output never blocks the event loop and never holds more than `max_pending_bytes`.
+
+class AccessLogWriter:
+    """A bounded in-memory queue of lines, rendered and written out in batches by a thread.
+
+    `queue` only appends under a lock (well under a microsecond); every `interval` seconds the
+    thread renders what has gathered and writes it with one `write` on the stream `sys.stdout`
+    is at that moment, and `flush` does the same at once (at exit and from tests). A stalled
+    output never blocks the event loop and never holds more than `max_pending_lines`.
     """
 
     def __init__(
         self,
         interval: float = FLUSH_INTERVAL_SECONDS,
-        max_pending_bytes: int = MAX_PENDING_BYTES,
+        max_pending_lines: int = MAX_PENDING_LINES,
     ) -> None:
         self.interval = interval
-        self.max_pending_bytes = max_pending_bytes
-        self._lock = threading.Lock()  # guards the buffer; held only to append or swap
+        self.max_pending_lines = max_pending_lines
+        self._lock = threading.Lock()  # guards the queue; held only to append or swap
         self._flush_lock = threading.Lock()  # one writer at a time, in order
-        self._pending: list[str] = []
-        self._pending_bytes = 0
+        self._pending: list[tuple[Callable[..., str], tuple[Any, ...]]] = []
         self._dropped = 0
         self.dropped_total = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     @property
-    def pending_bytes(self) -> int:
-        return self._pending_bytes
+    def pending_lines(self) -> int:
+        return len(self._pending)
 
-    def write(self, line: str) -> None:
-        """Queue one line (its newline included); dropped and counted when the buffer is full."""
+    def queue(self, render: Callable[..., str], *args: Any) -> None:
+        """Queue the line `render(*args)` gives (its newline included), rendered at the next
+        flush; dropped and counted when the queue is full."""
         with self._lock:
-            size = self._pending_bytes + len(line)
-            if size > self.max_pending_bytes:
+            if len(self._pending) >= self.max_pending_lines:
                 self._dropped += 1
                 return
-            self._pending.append(line)
-            self._pending_bytes = size
+            self._pending.append((render, args))
+
+    def write(self, line: str) -> None:
+        """Queue one line of text (its newline included)."""
+        self.queue(_text, line)
 
     def flush(self) -> None:
         """Write everything queued so far, then report lines dropped since the last flush."""
         with self._flush_lock:
             with self._lock:
-                batch, self._pending, self._pending_bytes = self._pending, [], 0
+                batch, self._pending = self._pending, []
                 dropped, self._dropped = self._dropped, 0
             if batch:
                 stream = sys.stdout
-                stream.write("".join(batch))
+                stream.write("".join(self._render(batch)))
                 stream.flush()
             if dropped:
                 self.dropped_total += dropped
@@ -270,6 +276,16 @@ class AccessLogWriter:
                     dropped,
                     extra={"dropped_lines": dropped},
                 )
+
+    @staticmethod
+    def _render(batch: list[tuple[Callable[..., str], tuple[Any, ...]]]) -> list[str]:
+        lines = []
+        for render, args in batch:
+            try:
+                lines.append(render(*args))
+            except Exception:  # one broken line must not take the batch with it
+                logging.getLogger("sbs.logging").exception("rendering an access line failed")
+        return lines
 
     def start(self) -> None:
         if self._thread is None or not self._thread.is_alive():
@@ -296,19 +312,35 @@ class AccessLogWriter:
 _access_writer: AccessLogWriter | None = None
 _access_serializer: Callable[..., str] = format_json_line
 
+# What a request passes for its access line: a function of its arguments that gives the
+# line's message and fields, so they are built on the writer thread, not the request's.
+Describe = Callable[..., tuple[str, Mapping[str, Any]]]
 
-def write_access_line(level: int, message: str, fields: dict[str, Any]) -> None:
-    """One access line at `level`, through the buffered writer once logging is configured."""
+
+def _access_line(
+    created: float, level: int, context: Context, describe: Describe, args: tuple[Any, ...]
+) -> str:
+    message, fields = describe(*args)
+    level_name = logging.getLevelName(level)
+    fields = _line_fields(fields, context)
+    return _access_serializer(created, level_name, ACCESS_LOGGER, message, fields) + "\n"
+
+
+def write_access_line(level: int, describe: Describe, *args: Any) -> None:
+    """One access line at `level` whose message and fields `describe(*args)` gives.
+
+    The time and the context (request id, span) are taken now; the writer thread calls
+    `describe` and serializes the line with the rest of its batch. Building lines in a batch
+    costs the process less than building each as its request ends (`bench/RESULTS.md`).
+    """
     if not _access_logger.isEnabledFor(level):
         return
     writer = _access_writer
     if writer is None:  # logging not configured by us: the logging module's own path
-        _access_logger.log(level, message, extra=fields)
+        message, fields = describe(*args)
+        _access_logger.log(level, message, extra=dict(fields))
         return
-    line = _access_serializer(
-        time.time(), logging.getLevelName(level), ACCESS_LOGGER, message, _line_fields(fields)
-    )
-    writer.write(line + "\n")
+    writer.queue(_access_line, time.time(), level, copy_context(), describe, args)
 
 
 def flush_access_log() -> None:

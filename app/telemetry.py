@@ -65,24 +65,27 @@ _REQUEST_ID_HEADER_KEY = REQUEST_ID_HEADER.lower().encode("latin-1")
 
 
 class HttpMetrics:
-    """The request metrics, with each label set's children looked up once.
+    """The request metrics, with each label set's series looked up once.
 
     prometheus_client's `labels()` costs about a microsecond per call; methods, routes and
-    status codes are finite sets, so each label set's children are kept here instead.
+    status codes are finite sets, so each label set's children are kept here. Requests in
+    flight are plain integers the gauge reads when Prometheus collects (the event loop is
+    the only writer), rather than two locked updates per request.
     """
 
     def __init__(self) -> None:
         self._finished: dict[tuple[str, str, int], tuple[Any, Any]] = {}
-        self._active: dict[str, Any] = {}
+        self._active: dict[str, int] = {}
 
     def started(self, method: str) -> None:
-        gauge = self._active.get(method)
-        if gauge is None:
-            gauge = self._active[method] = ACTIVE.labels(method)
-        gauge.inc()
+        active = self._active
+        if method not in active:
+            active[method] = 0
+            ACTIVE.labels(method).set_function(lambda: self._active[method])
+        active[method] += 1
 
     def finished(self, method: str, route: str, status_code: int, duration: float) -> None:
-        self._active[method].dec()
+        self._active[method] -= 1
         key = (method, route, status_code)
         children = self._finished.get(key)
         if children is None:
@@ -163,35 +166,38 @@ class TelemetryMiddleware:
                 status_code = 500
             route = _route_template(scope)
             self._metrics.finished(method, route, status_code, duration)
-            self._log(scope, request_id, method, route, status_code, duration, failed)
+            level = logging.ERROR if status_code >= 500 else logging.INFO
+            client = scope.get("client")
+            address = client[0] if client else None
+            arguments = (request_id, method, route, scope["path"], status_code, duration, address)
+            write_access_line(level, _access_fields, *arguments, failed)
             request_id_var.reset(token)
 
-    @staticmethod
-    def _log(
-        scope: Scope,
-        request_id: str,
-        method: str,
-        route: str,
-        status_code: int,
-        duration: float,
-        failed: bool,
-    ) -> None:
-        level = logging.ERROR if status_code >= 500 else logging.INFO
-        client = scope.get("client")
-        duration_ms = round(duration * 1000, 3)
-        path = scope["path"]
-        fields: dict[str, Any] = {
-            "request_id": request_id,
-            "method": method,
-            "route": route,
-            "path": path,
-            "status": status_code,
-            "duration_ms": duration_ms,
-            "client": client[0] if client else None,
-        }
-        if failed:
-            fields["error"] = "unhandled exception"
-        write_access_line(level, f"{method} {path} {status_code} {duration_ms:.1f}ms", fields)
+
+def _access_fields(
+    request_id: str,
+    method: str,
+    route: str,
+    path: str,
+    status_code: int,
+    duration: float,
+    client: str | None,
+    failed: bool,
+) -> tuple[str, dict[str, Any]]:
+    """The access line's message and fields (built on the log writer's thread)."""
+    duration_ms = round(duration * 1000, 3)
+    fields: dict[str, Any] = {
+        "request_id": request_id,
+        "method": method,
+        "route": route,
+        "path": path,
+        "status": status_code,
+        "duration_ms": duration_ms,
+        "client": client,
+    }
+    if failed:
+        fields["error"] = "unhandled exception"
+    return f"{method} {path} {status_code} {duration_ms:.1f}ms", fields
 
 
 def _metrics_endpoint() -> Response:

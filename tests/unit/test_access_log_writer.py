@@ -30,6 +30,7 @@ from app.logging_setup import (
     flush_access_log,
     format_json_line,
     redact,
+    request_id_var,
     write_access_line,
 )
 from tests.tools import unmeasured_environment
@@ -72,6 +73,11 @@ def restore_logging() -> Iterator[None]:
     root.setLevel(saved[1])
 
 
+def as_given(message: str, fields: dict[str, object]) -> tuple[str, dict[str, object]]:
+    """A line's message and fields, as write_access_line's `describe`."""
+    return message, fields
+
+
 def access_output(
     capsys: pytest.CaptureFixture[str], log_format: str, message: str, fields: dict[str, object]
 ) -> str:
@@ -79,7 +85,7 @@ def access_output(
     configure_logging("INFO", log_format)
     flush_access_log()
     capsys.readouterr()
-    write_access_line(logging.ERROR, message, fields)
+    write_access_line(logging.ERROR, as_given, message, fields)
     flush_access_log()
     return capsys.readouterr().out
 
@@ -199,7 +205,7 @@ def test_a_stalled_output_bounds_the_buffer_and_reports_the_drop(
 
 def _stall_and_release(stream: StallingStream, caplog: pytest.LogCaptureFixture) -> None:
     line = "x" * 99 + "\n"
-    writer = AccessLogWriter(interval=0.01, max_pending_bytes=100 * len(line))
+    writer = AccessLogWriter(interval=0.01, max_pending_lines=100)
     writer.start()
     writer.write(line)
     assert stream.entered.wait(timeout=5)  # the thread is now stuck inside write()
@@ -214,7 +220,7 @@ def _stall_and_release(stream: StallingStream, caplog: pytest.LogCaptureFixture)
     producer.start()
     # A stalled output must not block the request path: all 10,000 calls return.
     assert writers_done.wait(timeout=10)
-    assert writer.pending_bytes <= writer.max_pending_bytes
+    assert writer.pending_lines <= writer.max_pending_lines
     stream.release.set()
     producer.join()
     writer.stop()
@@ -236,8 +242,8 @@ def test_write_access_line_respects_the_access_logger_level(
         configure_logging("WARNING", "json")
         flush_access_log()
         capsys.readouterr()
-        write_access_line(logging.INFO, "GET / 200", FIELDS)
-        write_access_line(logging.ERROR, "GET / 500", {**FIELDS, "status": 500})
+        write_access_line(logging.INFO, as_given, "GET / 200", FIELDS)
+        write_access_line(logging.ERROR, as_given, "GET / 500", {**FIELDS, "status": 500})
         flush_access_log()
         lines = [json.loads(text) for text in capsys.readouterr().out.splitlines()]
         assert [line["status"] for line in lines] == [500]
@@ -303,3 +309,26 @@ def test_no_access_line_lost_across_100000_requests_and_a_clean_stop() -> None:
     ]
     assert len(paths) == 100_000
     assert paths == [f"/n/{n}" for n in range(100_000)]
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_an_access_line_keeps_the_request_and_span_it_was_written_in(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The writer thread builds the line later, outside the request: what the line takes from
+    where it was written (request id, span) is taken at once."""
+    configure_logging("INFO", "json")
+    flush_access_log()
+    capsys.readouterr()
+    span = NonRecordingSpan(SpanContext(0xABC, 0xDEF, is_remote=False))
+    token = request_id_var.set("written-inside")
+    try:
+        with trace.use_span(span):
+            write_access_line(logging.INFO, as_given, "GET / 200", {"status": 200})
+    finally:
+        request_id_var.reset(token)
+    flush_access_log()  # outside the request and the span
+    (line,) = [json.loads(text) for text in capsys.readouterr().out.splitlines()]
+    assert line["request_id"] == "written-inside"
+    assert line["trace_id"] == f"{0xABC:032x}"
+    assert line["span_id"] == f"{0xDEF:016x}"
