@@ -39,7 +39,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._head_timer: asyncio.TimerHandle | None = None
         self._in_head = False
-        self._head_bytes = 0
+        self._head_bytes = 0  # bytes of earlier reads of a head still incomplete
+        self._chunk_bytes = 0  # bytes of the read being parsed
         self._refused = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -54,6 +55,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._refused:
             return
+        self._chunk_bytes = len(data)
         super().data_received(data)
         if self._in_head and not self._refused:
             # Bytes of a head still incomplete: httptools holds them until it ends.
@@ -71,20 +73,16 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         super().on_message_begin()
         self._begin_head()
 
-    def on_url(self, url: bytes) -> None:
-        super().on_url(url)
-        self._head_bytes += len(url)
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        super().on_header(name, value)
-        self._head_bytes += len(name) + len(value) + 4
-
     def on_headers_complete(self) -> None:
         self._in_head = False
         self._stop_head_timer()
-        if self._head_bytes > self.max_header_bytes:
-            self._refuse(431, f"request headers exceed {self.max_header_bytes} bytes")
-            return
+        # The head is at most its earlier reads and this one; only a head that may pass the
+        # cap is measured (by what the parser gathered), so no callback per header is needed.
+        if self._head_bytes + self._chunk_bytes > self.max_header_bytes:
+            size = len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
+            if size > self.max_header_bytes:
+                self._refuse(431, f"request headers exceed {self.max_header_bytes} bytes")
+                return
         super().on_headers_complete()
 
     def on_body(self, body: bytes) -> None:
