@@ -5,15 +5,25 @@ temporary state directory, so a running `make up` stack is left alone. wrk must 
 """
 
 import asyncio
+import contextlib
 import os
 import sys
 from typing import Any
 
 import uvloop
 
-from bench import brokers, health, http_throughput, middleware_cost, startup, workflows
+from bench import brokers, health, http_cpu, middleware_cost, startup, workflows
+from bench.bare_apps import FACTORIES
+from bench.platform_variants import RUNGS
 from bench.report import Result, machine, write_json, write_markdown
-from bench.servers import bare_server, new_stack_config, remove_state
+from bench.servers import (
+    Server,
+    bare_server,
+    new_stack_config,
+    platform_rung,
+    remove_state,
+    stack_api,
+)
 from bench.wrk import WrkMissingError, wrk_version
 from devstack.config import StackConfig
 from devstack.servers.base import StackError
@@ -21,13 +31,13 @@ from devstack.stack import down
 
 
 async def measure_running_stack(
-    config: StackConfig, baselines: dict[str, str], details: dict[str, Any]
+    config: StackConfig, others: dict[str, Server], details: dict[str, Any]
 ) -> list[Result]:
     """Sections that need the running stack; one uvloop event loop, like the API's."""
     results: list[Result] = []
-    print("== 1. HTTP throughput (wrk)", flush=True)
-    targets = {"platform": config.api_url, **baselines}
-    results += await http_throughput.measure(targets, details)
+    print("== 1. CPU per request of the server process (wrk)", flush=True)
+    targets = {"platform": stack_api(config), **others}
+    results += await http_cpu.measure(targets, details)
     print("== 3. /health against the raw dependency checks", flush=True)
     results += await health.measure(config, details)
     print("== 4. workflows", flush=True)
@@ -45,20 +55,12 @@ def run_suite(details: dict[str, Any]) -> list[Result]:
     try:
         print("== 6. start-up (devstack.stack.up)", flush=True)
         results += startup.measure(config, details)
-        with (
-            bare_server("fastapi", log_dir) as fastapi,
-            bare_server("starlette", log_dir) as star,
-            bare_server("peer-instrumentator", log_dir) as instrumentator,
-            bare_server("peer-otel", log_dir) as otel,
-        ):
-            baselines = {
-                "fastapi": fastapi,
-                "starlette": star,
-                "peer-instrumentator": instrumentator,
-                "peer-otel": otel,
-            }
+        with contextlib.ExitStack() as servers:
+            others = {kind: servers.enter_context(bare_server(kind, log_dir)) for kind in FACTORIES}
+            for rung in RUNGS[1:]:  # the first rung is the stack's own API
+                others[rung] = servers.enter_context(platform_rung(rung, config, log_dir))
             results += asyncio.run(
-                measure_running_stack(config, baselines, details),
+                measure_running_stack(config, others, details),
                 loop_factory=uvloop.new_event_loop,
             )
     finally:

@@ -9,19 +9,27 @@ from collections.abc import Callable
 from typing import Any
 
 METHOD = {
-    "1": """**1. HTTP throughput.** wrk, 2 threads, 32 connections, 3 s per run, after a 1 s warm-up
-per target; seven rounds, each starting with a different target; the table shows the medians
-(`results.json` also has platform / bare FastAPI within each round).
+    "1": """**1. CPU per request of the server process.** wrk, 1 thread, 32 connections, 3 s per
+round after a 1 s warm-up per target; five rounds, each starting with a different target. Per
+round, the CPU time of the server's whole process (every thread's time on a CPU, from
+`/proc/<pid>/task/*/schedstat`, `bench/process_cpu.py`) divided by the requests wrk got
+answered: what a request costs where users pay for it, a figure that does not move with how
+wrk and the server share the two CPUs (requests per second does: 0.72-0.91x of bare FastAPI
+for the same code, depending on wrk's threads). The table shows the medians; `results.json`
+has every round, each target's requests per second, and bare FastAPI µs / platform µs within
+each round (the spread in the table's note).
 *Platform*: the stack's API process exactly as `make up` runs it (`entrypoint.py` →
 `app.api.server.serve`, one process, telemetry middleware, one JSON access line per request at
-INFO into its log file). *Baselines*: `bench/bare_apps.py`, served with the same uvicorn
-arguments (auto loop/http: uvloop + httptools): a bare FastAPI app and a raw Starlette app with
-the same two routes and bodies, and the two library-assembled peers a team would use instead
-of the platform's telemetry: asgi-correlation-id + prometheus-fastapi-instrumentator + uvicorn's
-access log as JSON (python-json-logger), and asgi-correlation-id + OpenTelemetry's FastAPI
-instrumentation with a Prometheus reader + the same JSON access log. All run side by side,
-each in a session of its own as devstack starts the API (Linux schedules sessions as groups);
-only the one under load is busy. wrk shares the CPUs with the server, equally for every target.""",
+INFO into its log pipe, Prometheus scraping it every 15 s). *Baselines*: `bench/bare_apps.py`,
+served with the same uvicorn arguments (auto loop/http: uvloop + httptools): a bare FastAPI app
+and a raw Starlette app with the same two routes and bodies, and the two library-assembled
+peers a team would use instead of the platform's telemetry: asgi-correlation-id +
+prometheus-fastapi-instrumentator + uvicorn's access log as JSON (python-json-logger), and
+asgi-correlation-id + OpenTelemetry's FastAPI instrumentation with a Prometheus reader + the
+same JSON access log. *Rungs*: `bench/platform_variants.py`, the platform's app on the stack's
+servers with one more part taken away each. All run side by side, each in a session of its
+own as devstack starts the API (Linux schedules sessions as groups); only the one under load
+is busy.""",
     "2": """**2. Middleware cost.** `bench/bench_middleware.py` (`run(rounds=10)`): in-process ASGI
 calls to a tiny app with and without `configure_telemetry`, CPU time of the thread, median of
 alternating rounds, JSON access line written to /dev/null through the platform's buffered
@@ -62,23 +70,16 @@ drives `POST /redis/test` in process through a ladder of apps against the stack'
 
 
 def _http(details: dict[str, Any]) -> str:
-    rounds = details.get("http_throughput", {}).get("rounds_requests_per_second", {})
-    gaps = []
-    for endpoint, by_target in rounds.items():
-        if by_target.get("platform") and by_target.get("fastapi"):
-            platform = sorted(by_target["platform"])[len(by_target["platform"]) // 2]
-            bare = sorted(by_target["fastapi"])[len(by_target["fastapi"]) // 2]
-            gaps.append(f"{endpoint} {1e6 / platform - 1e6 / bare:.0f} µs")
-    return f"""**1. Throughput below 85 % of bare FastAPI.** The gap per request in this run is
-{", ".join(gaps) or "not measured"} (from the median rates); in process the platform's trivial
-routes cost ≈ 8-10 µs of CPU more than bare FastAPI's (the breakdown above). py-spy on the API
-under wrk (investigation) put the rest in the same places for every target, most of it in the
-two `write` system calls per response; the guarded httptools protocol and `limit_concurrency`
-were measured separately (the same app served with uvicorn's stock protocol, with the guard,
-and with the guard and the limit: 9,315, 9,273 and 8,992 req/s, within the rounds' spread).
-What moves a run either side of 0.85x is the machine: the rounds of bare FastAPI itself spread
-by ± 10 % on this shared 2-CPU machine, and other jobs take CPU from whichever target is under
-load. Rerun on a quiet machine (the load average is printed below)."""
+    spread = details.get("http_cpu", {}).get("round_efficiency_vs_fastapi", {})
+    ranges = ", ".join(
+        f"{endpoint} {min(values):.2f}-{max(values):.2f}" for endpoint, values in spread.items()
+    )
+    return f"""**1. CPU per request above bare FastAPI's / 0.85 or half the best peer's.** The rungs
+above say which part costs what in this run. Within a run the rounds spread (bare FastAPI µs /
+platform µs per round: {ranges or "not measured"}): this is a shared 2-CPU virtual machine, and
+the speed of every process moves with its neighbours by ± 10 % from one minute to the next.
+Identical platform processes measured side by side differed by up to 4 % (investigation).
+Rerun on a quiet machine (the load average is printed below)."""
 
 
 def _middleware(details: dict[str, Any]) -> str:
@@ -189,19 +190,57 @@ def breakdown(details: dict[str, Any]) -> str:
         rows.append(f"| {name} | " + " | ".join(cells) + " |")
     libraries = details.get("logging_libraries_cpu_us_per_line", {})
     library_text = ", ".join(f"{name} {value:.1f} µs" for name, value in libraries.items())
-    return f"""Found with cProfile on in-process requests (`bench/app_floor.py` drives the same
+    return f"""### CPU per request of the server process, by part (this run)
+
+Each rung is the platform's API with one more part taken away, measured like the platform in
+section 1 (median µs of CPU per request of the whole process under wrk; the figure in brackets
+is what the part removed costs, the rung above minus this one):
+
+{_process_table(details)}
+
+**The in-process ladder and the process disagree, and why (investigation).** In process
+(`bench/bench_middleware.py`, below) the telemetry middleware with its access line cost
+≈ 13 µs a request; in the process under wrk the same parts cost ≈ 30 µs. Taking them away one
+at a time, in variants of the middleware served side by side (µs per `/version` request, one
+run): the middleware layer itself 0-4 µs, request id, response header and timing +3-10 µs,
+metrics +5-9 µs, the access line +16-27 µs. Of the access line, ≈ 10 µs went on building its
+fields and message and queueing it, ≈ 5-9 µs on serializing it; writing it out cost nothing
+measurable (the same with the line discarded). The Python work per request costs the server
+2-4x what the same code costs in a tight in-process loop: each request runs its middleware
+once, between uvloop, httptools and Starlette, with the caches holding everything else, while
+a loop of one function keeps its own code and data hot. py-spy on the API under wrk put no
+single function above a few per cent; garbage collection is not it (the API with the
+collector off, or with its thresholds raised 15-70x, within the spread of rounds).
+
+So the access line is now built and serialized on the log writer's thread, in batches of the
+lines of 0.2 s: the request only takes the time, request id and span and queues its
+arguments (≈ 1.6 µs); the batch builds each line in ≈ 4.6 µs of CPU, in a loop that keeps its
+code hot. Measured side by side, 12 rounds: the platform with the line built per request
+spent 1.07x (`/version`) and 1.15x (`/health/live`) the CPU per request of the same code
+building it in batches. The head deadline of the HTTP protocol is armed only for a head split
+across reads (a timer per request before), and a head's size is measured once it is whole
+instead of in a callback per header; in-flight requests are plain integers the gauge reads at
+scrape time (two locked updates per request before).
+
+**Metrics: one system, chosen by measurement.** OpenTelemetry's synchronous instruments cost
+8.1 µs (`Counter.add`), 8.6 µs (`Histogram.record`) and 6.5 µs (`UpDownCounter.add`) per call
+in process, most of it cleaning, copying and hashing the attributes: ≈ 30 µs for a request's
+four calls, as much as the rest of the middleware. prometheus_client with each label set's
+children kept: 0.95 µs (`Histogram.observe`), 0.39 µs (`Counter.inc`); `labels()` itself is
+1.1 µs, so it runs once per label set. Every API metric is a prometheus_client metric, and the
+HTTP ones are written exactly as OpenTelemetry's `PrometheusMetricReader` writes the semantic
+conventions' instruments (`tests/unit/test_telemetry.py` compares the two on the same
+requests).
+
+### Earlier cuts, found in process
+
+Found with cProfile on in-process requests (`bench/app_floor.py` drives the same
 routes through each layer) and checked under wrk; each cut below was measured before and after.
 
 - **The access line (≈ 30 µs under load before):** a LogRecord, the formatter, a `write`
-  system call per request. Now `app.logging_setup.write_access_line` formats the line straight
-  to text, without a LogRecord, through the serializer `JsonFormatter` uses (one per format),
-  and appends it to a bounded buffer; a background thread writes the buffer in one `write`
-  every 0.2 s and at exit. ≈ 3 µs per line.
-- **The duration histogram (≈ 6 µs per request):** OpenTelemetry's synchronous
-  `Histogram.record` cleans, copies and hashes the attributes on every call. The platform now
-  counts buckets itself (one `bisect`, one lock, ≈ 1 µs) and exports the family into the same
-  registry exactly as the OpenTelemetry exporter wrote it (a golden test holds the text);
-  request counts and in-flight requests stay OpenTelemetry observable instruments.
+  system call per request. Then formatted straight to text through the records' serializer and
+  appended to a bounded buffer that a thread writes out every 0.2 s; now built on that thread
+  too (above).
 - **FastAPI's native telemetry (≈ 3 µs):** on every request it looked for global OpenTelemetry
   providers (environment lookups included); the platform has its own, so it is switched off
   (`FastAPI(telemetry=...)`).
@@ -223,8 +262,8 @@ routes through each layer) and checked under wrk; each cut below was measured be
 - **Per-request work with a fixed answer:** `/health/live` is encoded once like `/version`
   (in process +9.9 µs over bare FastAPI before, +2.1 µs after); the body limit counts a body
   only when no valid Content-Length frames it (chunked), since the HTTP parser never delivers
-  more than that length; the access line looks up no span unless tracing is on, and writes
-  string and integer fields without a call per field (≈ 0.5 µs a line).
+  more than that length; the access line's serializer writes string and integer fields
+  without a call per field (≈ 0.5 µs a line).
 - **Scheduling groups (the measurement, not the code):** Linux schedules each session as a
   group (autogroup). devstack starts the API in a session of its own; the baselines ran in the
   session of wrk and the bench, and on a busy machine got 2-3x the CPU share: bare FastAPI
@@ -245,6 +284,43 @@ Redis; CPU per request, minimum of alternated rounds):
 One access line through each structured-logging path (`bench/logging_libraries.py`, CPU per
 line, /dev/null): {library_text}. structlog and python-json-logger are maintained and fine for
 records of which there are a few per request; for the one line every request writes they cost
-2-3x the platform's direct path (and a `write` per line), so the access line keeps its own
+more than the platform's path (and a `write` per line), so the access line keeps its own
 writer and every other record goes through the standard `logging` module with the platform's
-formatter, which keeps one JSON schema for both."""
+serializer, one per format for both."""
+
+
+def _process_table(details: dict[str, Any]) -> str:
+    medians = details.get("http_cpu", {}).get("median_cpu_us_per_request", {})
+    if not medians:
+        return "(not measured in this run)"
+    names = ["platform", *RUNG_NAMES, "fastapi", "starlette", *PEER_NAMES]
+    endpoints = list(medians)
+    rows = ["| CPU per request, server process | " + " | ".join(endpoints) + " |"]
+    rows.append("|---|" + "---|" * len(endpoints))
+    for index, name in enumerate(names):
+        cells = []
+        for endpoint in endpoints:
+            value = medians[endpoint].get(name)
+            if value is None:
+                cells.append("—")
+                continue
+            above = names[index - 1] if 0 < index <= len(RUNG_NAMES) else None
+            cost = f" ({medians[endpoint][above] - value:+.1f})" if above else ""
+            cells.append(f"{value:.1f} µs{cost}")
+        rows.append(f"| {LABELS.get(name, name)} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+RUNG_NAMES = ("no access line", "stock protocol", "no telemetry", "no body limit")
+PEER_NAMES = ("peer-instrumentator", "peer-otel")
+LABELS = {
+    "platform": "platform, as make up runs it",
+    "no access line": "without the access line",
+    "stock protocol": "without the guarded protocol (uvicorn's own)",
+    "no telemetry": "without request id and metrics (the telemetry middleware)",
+    "no body limit": "without the body limit: the platform's routes on FastAPI",
+    "fastapi": "bare FastAPI",
+    "starlette": "raw Starlette",
+    "peer-instrumentator": "peer: prometheus-fastapi-instrumentator",
+    "peer-otel": "peer: OpenTelemetry FastAPI instrumentation",
+}

@@ -167,7 +167,7 @@ def write_markdown(results: list[Result], info: dict[str, Any], details: dict[st
         "",
         "Written by `make bench` (`python -m bench`; needs `wrk`: `apt-get install wrk`). The "
         "suite starts its own Docker-less stack (devstack, the code behind `make up`) on free "
-        "loopback ports in a temporary directory, runs every section against it in about four "
+        "loopback ports in a temporary directory, runs every section against it in about ten "
         "minutes and removes it again; a running `make up` stack is not touched. Rerun it the "
         "same way; the figures below come from one run on the machine described at the end.",
         "",

@@ -1,15 +1,19 @@
 """The processes under test: a devstack stack on free loopback ports, and the bare baselines."""
 
 import contextlib
+import os
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import tenacity
 
 from devstack.config import HOST, PROJECT_ROOT, StackConfig, free_ports
+from devstack.process import running_pid
+from devstack.servers import api
 from devstack.servers.base import http_ok
 
 BENCH_TOKEN = "bench-token"
@@ -37,17 +41,28 @@ def wait_http_ok(url: str, timeout: float = READY_TIMEOUT) -> None:
         raise RuntimeError(f"{url} not answering 200 after {timeout:.0f}s")
 
 
+@dataclass(frozen=True)
+class Server:
+    """A server under load: where to send requests, and whose CPU time to read."""
+
+    url: str
+    pid: int
+
+
 @contextlib.contextmanager
-def bare_server(kind: str, log_dir: Path) -> Iterator[str]:
-    """Serve one baseline app (bench.bare_apps) in its own process; yields its base URL."""
+def served(
+    arguments: list[str], log: Path, ready_path: str, environment: dict[str, str] | None = None
+) -> Iterator[Server]:
+    """Run `python -m ARGUMENTS... PORT` in a session of its own until it answers `ready_path`."""
     (port,) = free_ports(1)
-    log_dir.mkdir(parents=True, exist_ok=True)
-    with (log_dir / f"bare-{kind}.log").open("ab") as log:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as output:
         child = subprocess.Popen(
-            [sys.executable, "-m", "bench.bare_apps", kind, str(port)],
+            [sys.executable, "-m", *arguments, str(port)],
             cwd=PROJECT_ROOT,
+            env=environment,
             stdin=subprocess.DEVNULL,
-            stdout=log,
+            stdout=output,
             stderr=subprocess.STDOUT,
             # In a session of its own, as devstack starts the platform's API: Linux schedules
             # each session as a group (autogroup), and a baseline left in the group of wrk and
@@ -56,8 +71,8 @@ def bare_server(kind: str, log_dir: Path) -> Iterator[str]:
         )
     base_url = f"http://{HOST}:{port}"
     try:
-        wait_http_ok(base_url + "/health/live")
-        yield base_url
+        wait_http_ok(base_url + ready_path)
+        yield Server(base_url, child.pid)
     finally:
         child.terminate()
         try:
@@ -65,3 +80,29 @@ def bare_server(kind: str, log_dir: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
+
+
+def bare_server(kind: str, log_dir: Path) -> contextlib.AbstractContextManager[Server]:
+    """One baseline app (bench.bare_apps) in its own process."""
+    return served(["bench.bare_apps", kind], log_dir / f"bare-{kind}.log", "/health/live")
+
+
+def platform_rung(
+    rung: str, config: StackConfig, log_dir: Path
+) -> contextlib.AbstractContextManager[Server]:
+    """The platform's API with parts taken away (bench.platform_variants), on the stack's
+    servers with the environment devstack gives the API."""
+    return served(
+        ["bench.platform_variants", rung],
+        log_dir / f"rung-{rung.replace(' ', '-')}.log",
+        "/health/ready",
+        {**os.environ, **api.environment(config)},
+    )
+
+
+def stack_api(config: StackConfig) -> Server:
+    """The stack's own API process, as `make up` runs it."""
+    pid = running_pid(config.state_dir, "api")
+    if pid is None:
+        raise RuntimeError("the benchmark stack's API is not running")
+    return Server(config.api_url, pid)
