@@ -39,12 +39,13 @@ def rotated(names: list[str], shift: int) -> list[str]:
     return names[shift:] + names[:shift]
 
 
-def one_round(server: Server, url: str) -> tuple[float, float]:
-    """One wrk run: the server's CPU µs per request, and requests per second."""
+def one_round(server: Server, url: str) -> tuple[float, float, float]:
+    """One wrk run: the server's CPU µs per request, requests per second, p99 latency (ms)."""
     before = cpu_seconds(server.pid)
     run = run_wrk(url, threads=THREADS, connections=CONNECTIONS, seconds=SECONDS)
     after = cpu_seconds(server.pid)
-    return microseconds_per_request(before, after, run.requests), run.requests_per_second
+    microseconds = microseconds_per_request(before, after, run.requests)
+    return microseconds, run.requests_per_second, run.p99_ms
 
 
 async def measure(targets: dict[str, Server], details: dict[str, Any]) -> list[Result]:
@@ -52,6 +53,7 @@ async def measure(targets: dict[str, Server], details: dict[str, Any]) -> list[R
     names = list(targets)
     cpu: dict[str, dict[str, list[float]]] = {e: {n: [] for n in names} for e in ENDPOINTS}
     rates: dict[str, dict[str, list[float]]] = {e: {n: [] for n in names} for e in ENDPOINTS}
+    p99s: dict[str, dict[str, list[float]]] = {e: {n: [] for n in names} for e in ENDPOINTS}
     for endpoint in ENDPOINTS:
         for name in names:
             url = targets[name].url + endpoint
@@ -59,9 +61,10 @@ async def measure(targets: dict[str, Server], details: dict[str, Any]) -> list[R
         for round_index in range(ROUNDS):
             for name in rotated(names, round_index):
                 url = targets[name].url + endpoint
-                microseconds, rate = await asyncio.to_thread(one_round, targets[name], url)
+                microseconds, rate, p99 = await asyncio.to_thread(one_round, targets[name], url)
                 cpu[endpoint][name].append(microseconds)
                 rates[endpoint][name].append(rate)
+                p99s[endpoint][name].append(p99)
                 print(
                     f"  {endpoint:<13} {name:<20} {microseconds:6.1f} µs/request {rate:8.0f} req/s",
                     flush=True,
@@ -73,6 +76,7 @@ async def measure(targets: dict[str, Server], details: dict[str, Any]) -> list[R
         "wrk": f"{THREADS} thread, {CONNECTIONS} connections, {SECONDS:g} s per round",
         "rounds_cpu_us_per_request": cpu,
         "rounds_requests_per_second": rates,
+        "rounds_p99_ms": p99s,
         "median_cpu_us_per_request": medians,
         # Bare FastAPI µs / platform µs within each round: how far the rounds spread.
         "round_efficiency_vs_fastapi": {
