@@ -10,9 +10,10 @@ the given ones (`extra=`), the current request id, `trace_id`/`span_id` while a 
 
 `JsonFormatter` and `ConsoleFormatter` serialize the `logging` module's records. The HTTP access
 line (one per request) skips the LogRecord: `write_access_line` takes the time, request id and
-span at once and queues the rest in `AccessLogWriter`, whose thread builds and serializes the
-queued lines and writes them in one `write` every FLUSH_INTERVAL_SECONDS (and at exit), rather
-than formatting each as its request ends and a system call per request. The queue is bounded:
+span at once and queues the rest in `AccessLogWriter`, which builds and serializes the lines
+in chunks of RENDER_CHUNK_LINES and writes them from its thread in one `write` every
+FLUSH_INTERVAL_SECONDS (and at exit), rather than formatting each as its request ends and a
+system call per request. The queue is bounded:
 when the output stalls, lines beyond MAX_PENDING_LINES are dropped and counted, and the count
 is logged once the output moves again.
 """
@@ -210,22 +211,38 @@ class ConsoleFormatter(_LineFormatter):
 ACCESS_LOGGER = "sbs.access"
 FLUSH_INTERVAL_SECONDS = 0.05
 MAX_PENDING_LINES = 32_768  # about 10 MiB of access lines
-RENDER_CHUNK_LINES = 64  # about 0.3 ms of rendering between two chances for the event loop
+# Lines rendered at once by the thread that queues them: about 0.3 ms, once in 64 requests.
+RENDER_CHUNK_LINES = 64
 
 _access_logger = logging.getLogger(ACCESS_LOGGER)
+
+QueuedLine = tuple[Callable[..., str], tuple[Any, ...]]
 
 
 def _text(line: str) -> str:
     return line
 
 
-class AccessLogWriter:
-    """A bounded in-memory queue of lines, rendered and written out in batches by a thread.
+def _render(batch: list[QueuedLine]) -> str:
+    lines = []
+    for render, args in batch:
+        try:
+            lines.append(render(*args))
+        except Exception:  # one broken line must not take the batch with it
+            logging.getLogger("sbs.logging").exception("rendering an access line failed")
+    return "".join(lines)
 
-    `queue` only appends under a lock (well under a microsecond); every `interval` seconds the
-    thread renders what has gathered and writes it with one `write` on the stream `sys.stdout`
-    is at that moment, and `flush` does the same at once (at exit and from tests). A stalled
-    output never blocks the event loop and never holds more than `max_pending_lines`.
+
+class AccessLogWriter:
+    """A bounded in-memory queue of lines, rendered in chunks and written out by a thread.
+
+    `queue` appends under a lock; the call that fills a chunk of RENDER_CHUNK_LINES renders it
+    there, in one loop that keeps the code hot. Every `interval` seconds the writer thread
+    renders what is left and writes all of it with one `write` on the stream `sys.stdout` is
+    at that moment; `flush` does the same at once (at exit and from tests). Rendering on the
+    writer thread instead took the GIL from a busy event loop hundreds of times a second, and
+    each hand-off cost the loop more than the rendering (`bench/RESULTS.md`). A stalled output
+    never blocks the caller and never holds more than `max_pending_lines`.
     """
 
     def __init__(
@@ -235,9 +252,12 @@ class AccessLogWriter:
     ) -> None:
         self.interval = interval
         self.max_pending_lines = max_pending_lines
-        self._lock = threading.Lock()  # guards the queue; held only to append or swap
-        self._flush_lock = threading.Lock()  # one writer at a time, in order
-        self._pending: list[tuple[Callable[..., str], tuple[Any, ...]]] = []
+        self._lock = threading.Lock()  # guards the lists below; held only to append or swap
+        self._render_lock = threading.Lock()  # lines leave the queue and are rendered in order
+        self._flush_lock = threading.Lock()  # one writer at a time
+        self._queued: list[QueuedLine] = []
+        self._rendered: list[str] = []
+        self._rendered_lines = 0
         self._dropped = 0
         self.dropped_total = 0
         self._stop = threading.Event()
@@ -245,30 +265,50 @@ class AccessLogWriter:
 
     @property
     def pending_lines(self) -> int:
-        return len(self._pending)
+        return len(self._queued) + self._rendered_lines
 
     def queue(self, render: Callable[..., str], *args: Any) -> None:
-        """Queue the line `render(*args)` gives (its newline included), rendered at the next
-        flush; dropped and counted when the queue is full."""
+        """Queue the line `render(*args)` gives (its newline included); dropped and counted
+        when the queue is full."""
         with self._lock:
-            if len(self._pending) >= self.max_pending_lines:
+            if len(self._queued) + self._rendered_lines >= self.max_pending_lines:
                 self._dropped += 1
                 return
-            self._pending.append((render, args))
+            self._queued.append((render, args))
+            if len(self._queued) < RENDER_CHUNK_LINES:
+                return
+        self._render_queued(wait=False)
 
     def write(self, line: str) -> None:
         """Queue one line of text (its newline included)."""
         self.queue(_text, line)
 
+    def _render_queued(self, wait: bool) -> None:
+        """Render every queued line, in order, for the next write. Without `wait`, leave them
+        queued while another thread renders."""
+        if not self._render_lock.acquire(blocking=wait):
+            return
+        try:
+            with self._lock:
+                batch, self._queued = self._queued, []
+            if batch:
+                text = _render(batch)
+                with self._lock:
+                    self._rendered.append(text)
+                    self._rendered_lines += len(batch)
+        finally:
+            self._render_lock.release()
+
     def flush(self) -> None:
         """Write everything queued so far, then report lines dropped since the last flush."""
         with self._flush_lock:
+            self._render_queued(wait=True)
             with self._lock:
-                batch, self._pending = self._pending, []
+                rendered, self._rendered, self._rendered_lines = self._rendered, [], 0
                 dropped, self._dropped = self._dropped, 0
-            if batch:
+            if rendered:
                 stream = sys.stdout
-                stream.write("".join(self._render(batch)))
+                stream.write("".join(rendered))
                 stream.flush()
             if dropped:
                 self.dropped_total += dropped
@@ -277,20 +317,6 @@ class AccessLogWriter:
                     dropped,
                     extra={"dropped_lines": dropped},
                 )
-
-    @staticmethod
-    def _render(batch: list[tuple[Callable[..., str], tuple[Any, ...]]]) -> list[str]:
-        lines = []
-        for index, (render, args) in enumerate(batch, 1):
-            try:
-                lines.append(render(*args))
-            except Exception:  # one broken line must not take the batch with it
-                logging.getLogger("sbs.logging").exception("rendering an access line failed")
-            if not index % RENDER_CHUNK_LINES:
-                # Hand the GIL to the event loop between chunks: holding it for a whole batch
-                # (up to the interpreter's 5 ms switch interval) doubled the API's p99.
-                time.sleep(0)
-        return lines
 
     def start(self) -> None:
         if self._thread is None or not self._thread.is_alive():
@@ -318,7 +344,7 @@ _access_writer: AccessLogWriter | None = None
 _access_serializer: Callable[..., str] = format_json_line
 
 # What a request passes for its access line: a function of its arguments that gives the
-# line's message and fields, so they are built on the writer thread, not the request's.
+# line's message and fields, built with the rest of its chunk rather than as the request ends.
 Describe = Callable[..., tuple[str, Mapping[str, Any]]]
 
 
@@ -334,9 +360,9 @@ def _access_line(
 def write_access_line(level: int, describe: Describe, *args: Any) -> None:
     """One access line at `level` whose message and fields `describe(*args)` gives.
 
-    The time and the context (request id, span) are taken now; the writer thread calls
-    `describe` and serializes the line with the rest of its batch. Building lines in a batch
-    costs the process less than building each as its request ends (`bench/RESULTS.md`).
+    The time and the context (request id, span) are taken now; `describe` is called and the
+    line serialized with the rest of its chunk. Building lines in chunks costs the process
+    less than building each as its request ends (`bench/RESULTS.md`).
     """
     if not _access_logger.isEnabledFor(level):
         return

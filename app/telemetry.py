@@ -184,7 +184,7 @@ def _access_fields(
     client: str | None,
     failed: bool,
 ) -> tuple[str, dict[str, Any]]:
-    """The access line's message and fields (built on the log writer's thread)."""
+    """The access line's message and fields (built with its chunk, after the request)."""
     duration_ms = round(duration * 1000, 3)
     fields: dict[str, Any] = {
         "request_id": request_id,

@@ -53,9 +53,8 @@ def build_app(instrumented: bool) -> FastAPI:
 
 
 async def _time_requests(app: FastAPI, count: int) -> tuple[float, float]:
-    """CPU (the whole process: the log writer's thread builds the access lines) and wall
-    microseconds per request for `count` sequential requests (all must be 200), their access
-    lines written out."""
+    """CPU (the whole process, the log writer's thread included) and wall microseconds per
+    request for `count` sequential requests (all must be 200), their access lines written out."""
     statuses: list[int] = []
 
     async def send(message: MutableMapping[str, Any]) -> None:

@@ -86,7 +86,7 @@ def _as_given(message: str, fields: dict[str, object]) -> tuple[str, dict[str, o
 
 
 def _cpu_per_line(write: Callable[[], None], count: int) -> float:
-    """CPU of the whole process (the platform's writer thread renders its lines), queued lines
+    """CPU of the whole process (the platform's log writer thread included), queued lines
     written out included."""
     started = time.process_time()
     for _ in range(count):

@@ -32,7 +32,7 @@ own as devstack starts the API (Linux schedules sessions as groups); only the on
 is busy.""",
     "2": """**2. Middleware cost.** `bench/bench_middleware.py` (`run(rounds=10)`): in-process ASGI
 calls to a tiny app with and without `configure_telemetry`, CPU time of the whole process
-(the log writer's thread builds the access lines) with the round's access lines written out
+(the log writer's thread included) with the round's access lines written out
 (to /dev/null), median of alternating rounds. The breakdown above comes from
 `bench/app_floor.py` and `bench/logging_libraries.py`, run in the same section. Tracing
 with no `OTEL_*` variable (`bench/bench_tracing.py`): the same app with the platform's tracing
@@ -217,20 +217,23 @@ a loop of one function keeps its own code and data hot. py-spy on the API under 
 single function above a few per cent; garbage collection is not it (the API with the
 collector off, or with its thresholds raised 15-70x, within the spread of rounds).
 
-So the access line is now built and serialized on the log writer's thread, in batches of the
-lines of 0.05 s: the request only takes the time and its context (request id, span) and
-queues its arguments (≈ 1.6 µs); the batch builds each line in ≈ 4.6 µs of CPU, in a loop that
-keeps its code hot. Measured side by side, 12 rounds: the platform with the line built per
-request spent 1.07x (`/version`) and 1.15x (`/health/live`) the CPU per request of the same
-code building it in batches of 0.2 s, and 1.09x and 1.06x with batches of 0.05 s. The batch
-size is set by the tail latency: a batch of 0.2 s (≈ 1,600 lines, ≈ 7 ms of CPU) held the GIL
-and a CPU long enough to raise wrk's p99 at 32 connections from 7-9 ms to 18 ms; yielding the
-GIL every 64 lines brought it to 10-12 ms, and batches of 0.05 s to 7.8 ms (against 7.2 ms for
-the line built per request; medians of six 4 s rounds; `p99_ms` of every target is in
-`results.json`). The head deadline of the HTTP protocol is armed only for a head split
-across reads (a timer per request before), and a head's size is measured once it is whole
-instead of in a callback per header; in-flight requests are plain integers the gauge reads at
-scrape time (two locked updates per request before).
+The access line is built in chunks: the request only takes the time and its context (request id,
+span) and queues its arguments (≈ 1.6 µs); every 64th request builds the 64 queued lines in one
+loop that keeps its code hot (≈ 5 µs a line, ≈ 0.3 ms a chunk), and the log writer's thread
+writes them out every 0.05 s with one system call. An earlier version built the lines on the
+writer's thread, which looked free in process and was not under wrk: reading every thread's
+schedstat and context switches per request (3 s rounds, `/health/live`), the writer's thread
+spent 8-11 µs and 0.11-0.18 voluntary context switches a request, and the event loop's thread
+itself 0.021 switches a request against 0.003 without the line: each time the writer took the
+GIL to render, the loop handed it over and waited to get it back. Built by the request that
+fills the chunk, the writer's thread spends ≈ 1 µs and 0.02-0.04 switches a request, the loop's
+thread 0.005, and the process 100-117 µs a request against 119-137 µs the other way (same run,
+both endpoints); the access line now costs ≈ 5-10 µs over the platform without it.
+
+The head deadline of the HTTP protocol is armed only for a head split across reads (a timer per
+request before), and a head's size is measured once it is whole instead of in a callback per
+header; in-flight requests are plain integers the gauge reads at scrape time (two locked updates
+per request before).
 
 **Metrics: one system, chosen by measurement.** OpenTelemetry's synchronous instruments cost
 8.1 µs (`Counter.add`), 8.6 µs (`Histogram.record`) and 6.5 µs (`UpDownCounter.add`) per call

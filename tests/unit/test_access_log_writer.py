@@ -1,8 +1,9 @@
 """Proves the buffered access-line path: an access line is the text the logging handler writes
 for a record with the same fields (one serializer per format, which writes what JSONEncoder
 would), lines reach the output within the flush interval without an explicit flush, none is lost
-across 100,000 requests and a clean stop, and a stalled output bounds the buffer (lines
-beyond it are dropped, counted and reported) without blocking the writers."""
+across 100,000 requests and a clean stop, a busy caller renders its own chunks in order, and a
+stalled output bounds the buffer (lines beyond it are dropped, counted and reported) without
+blocking the writers."""
 
 import contextlib
 import io
@@ -25,6 +26,7 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext
 from app import logging_setup
 from app.logging_setup import (
     ACCESS_LOGGER,
+    RENDER_CHUNK_LINES,
     AccessLogWriter,
     configure_logging,
     flush_access_log,
@@ -195,6 +197,30 @@ def test_stop_writes_everything_queued() -> None:
     assert stdout.getvalue().splitlines() == [str(number) for number in range(1000)]
 
 
+def test_a_busy_caller_renders_its_own_chunks_in_order() -> None:
+    """The call that fills a chunk renders it on the caller's thread (the writer thread taking
+    the GIL to render cost a busy event loop more than the rendering); lines keep their order
+    across chunks and what the writer thread renders at the flush."""
+    rendered_on: list[str] = []
+
+    def render(number: int) -> str:
+        rendered_on.append(threading.current_thread().name)
+        return f"{number}\n"
+
+    writer = AccessLogWriter(interval=60)
+    with contextlib.redirect_stdout(io.StringIO()) as stdout:
+        for number in range(RENDER_CHUNK_LINES - 1):
+            writer.queue(render, number)
+        assert rendered_on == []
+        writer.queue(render, RENDER_CHUNK_LINES - 1)
+        assert rendered_on == [threading.current_thread().name] * RENDER_CHUNK_LINES
+        assert stdout.getvalue() == ""  # rendered, not written: the writer thread writes
+        for number in range(RENDER_CHUNK_LINES, 2 * RENDER_CHUNK_LINES + 5):
+            writer.queue(render, number)
+        writer.stop()
+    assert stdout.getvalue().splitlines() == [str(n) for n in range(2 * RENDER_CHUNK_LINES + 5)]
+
+
 def test_a_stalled_output_bounds_the_buffer_and_reports_the_drop(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -315,8 +341,8 @@ def test_no_access_line_lost_across_100000_requests_and_a_clean_stop() -> None:
 def test_an_access_line_keeps_the_request_and_span_it_was_written_in(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """The writer thread builds the line later, outside the request: what the line takes from
-    where it was written (request id, span) is taken at once."""
+    """The line is built later, outside the request: what it takes from where it was
+    written (request id, span) is taken at once."""
     configure_logging("INFO", "json")
     flush_access_log()
     capsys.readouterr()
