@@ -30,6 +30,7 @@ from contextvars import Context, ContextVar, copy_context
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+import orjson
 from opentelemetry import trace
 
 # Set by the HTTP middleware for the duration of a request, so any log line can carry it.
@@ -93,16 +94,11 @@ def _line_fields(fields: Mapping[str, Any], context: Context) -> Mapping[str, An
     return fields
 
 
-# JSON written by hand rather than by JSONEncoder.encode of a dict: the same text for about
-# half the cost. Cached: `, "key": ` per field name ("" for the line's own four keys, which no
-# field replaces; at most _MAX_JSON_KEYS names, should a caller make them up), and the text
-# from level to message per level and logger (as many as the loggers `logging` keeps anyway).
-_JSON_ENCODER = json.JSONEncoder(default=str, ensure_ascii=False)  # shared: one per call is slow
-_json_string = json.encoder.encode_basestring  # the C function the encoder uses for str
-_json_keys: dict[str, str] = dict.fromkeys(("time", "level", "logger", "message"), "")
-_MAX_JSON_KEYS = 1024
-_json_heads: dict[tuple[str, str], str] = {}
-_INFINITY = float("inf")
+# orjson writes a line in a tenth of the time of json.dumps; a line it cannot write (an integer
+# beyond 64 bits, a circular container) goes to the standard library's encoder instead, which
+# writes NaN and the infinities as JavaScript does.
+_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS
+_FALLBACK_ENCODER = json.JSONEncoder(default=str, ensure_ascii=False, separators=(",", ":"))
 
 
 def format_json_line(
@@ -114,39 +110,21 @@ def format_json_line(
     exception: str | None = None,
     stack: str | None = None,
 ) -> str:
-    """What `_JSON_ENCODER.encode` writes for `{"time", "level", "logger", "message", fields...,
-    "exception", "stack"}` (the first four are not replaced by fields, the last two replace)."""
-    head = _json_heads.get((level, logger))
-    if head is None:
-        head = f'", "level": {_json_string(level)}, "logger": {_json_string(logger)}, "message": '
-        _json_heads[level, logger] = head
+    """One JSON object: `time`, `level`, `logger`, `message`, the fields, then `exception` and
+    `stack` if any. A field cannot replace the first four; `exception` and `stack` replace
+    fields of those names. Datetimes are written as RFC 3339, other values JSON cannot encode as
+    their str(), NaN and the infinities as null; compact, one line, non-ASCII text as it is."""
+    own = {"time": _utc_timestamp(created), "level": level, "logger": logger, "message": message}
+    line = {**own, **fields, **own} if fields else own  # the fields after, never over, the four
     if exception is not None:
-        fields = {**fields, "exception": exception}
+        line["exception"] = exception
     if stack is not None:
-        fields = {**fields, "stack": stack}
-    parts = ['{"time": "', _utc_timestamp(created), head, _json_string(message)]
-    for key, value in fields.items():
-        encoded_key = _json_keys.get(key)
-        if not encoded_key:
-            if encoded_key is not None:  # time, level, logger, message: the line's own
-                continue
-            encoded_key = f", {_json_string(key)}: "
-            if len(_json_keys) < _MAX_JSON_KEYS:
-                _json_keys[key] = encoded_key
-        parts.append(encoded_key)
-        kind = type(value)  # the common types inline, written as the encoder writes them
-        if kind is str:
-            parts.append(_json_string(value))
-        elif kind is int:
-            parts.append(int.__repr__(value))
-        elif kind is float and -_INFINITY < value < _INFINITY:
-            parts.append(float.__repr__(value))
-        elif value is None:
-            parts.append("null")
-        else:  # bool, NaN, infinities, containers; str() of what JSON cannot encode
-            parts.append(_JSON_ENCODER.encode(value))
-    parts.append("}")
-    return redact("".join(parts))
+        line["stack"] = stack
+    try:
+        text = orjson.dumps(line, default=str, option=_ORJSON_OPTIONS).decode()
+    except orjson.JSONEncodeError:
+        text = _FALLBACK_ENCODER.encode(line)
+    return redact(text)
 
 
 def format_console_line(

@@ -31,7 +31,7 @@ def test_the_process_froze_its_start_up_objects_before_taking_work(
     started = [
         json.loads(line)
         for line in process.log_file(stack.state_dir, service).read_text().splitlines()
-        if f'"message": "{message}"' in line
+        if f'"message":"{message}"' in line
     ]
     assert started, f"no '{message}' line in the {service} log"
     # Modules, classes and the clients of every dependency: well over 50,000 objects.

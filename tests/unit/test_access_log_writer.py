@@ -1,6 +1,6 @@
 """Proves the buffered access-line path: an access line is the text the logging handler writes
-for a record with the same fields (one serializer per format, which writes what JSONEncoder
-would), lines reach the output within the flush interval without an explicit flush, none is lost
+for a record with the same fields (one serializer per format; JSON lines compact, every field in
+order), lines reach the output within the flush interval without an explicit flush, none is lost
 across 100,000 requests and a clean stop, a busy caller renders its own chunks in order, and a
 stalled output bounds the buffer (lines beyond it are dropped, counted and reported) without
 blocking the writers."""
@@ -9,6 +9,7 @@ import contextlib
 import io
 import json
 import logging
+import math
 import subprocess
 import sys
 import textwrap
@@ -125,13 +126,29 @@ def test_the_access_line_is_the_handlers_line_for_the_same_record(
     handler_line = capsys.readouterr().out
     assert access_line == handler_line
     assert access_line.count("\n") == 1
-    trace_ids = ('"trace_id": "' if log_format == "json" else "trace_id=") + f"{0xABC:032x}"
+    trace_ids = ('"trace_id":"' if log_format == "json" else "trace_id=") + f"{0xABC:032x}"
     assert (trace_ids in access_line) is traced
 
 
-def reference_json(created: float, fields: dict[str, object], exception: str, stack: str) -> str:
-    """The line as JsonFormatter wrote it before the hand-written serializer: a dict (a field
-    cannot replace the first four keys) through json.dumps, then `exception` and `stack`."""
+def json_safe(value: object) -> object:
+    """What a JSON line holds for `value`: NaN and the infinities are null, what JSON cannot
+    encode is its str()."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(key): json_safe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [json_safe(item) for item in value]
+    if value is None or isinstance(value, str | int | float):  # bool is an int
+        return value
+    return str(value)
+
+
+def expected_document(
+    created: float, fields: dict[str, object], exception: str, stack: str
+) -> dict[str, object]:
+    """The line as a document: the first four keys (no field replaces them), the fields in
+    order, then `exception` and `stack`."""
     second = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
     document: dict[str, object] = {
         "time": f"{second}.{int(created % 1 * 1000):03d}Z",
@@ -140,20 +157,31 @@ def reference_json(created: float, fields: dict[str, object], exception: str, st
         "message": "m\u00e9 \n",
     }
     for key, value in fields.items():
-        document.setdefault(key, value)
+        document.setdefault(key, json_safe(value))
     document["exception"] = exception
     document["stack"] = stack
-    return redact(json.dumps(document, ensure_ascii=False, default=str))
+    return document
 
 
 @pytest.mark.parametrize("created", [1_700_000_000.0, 1_700_000_059.9999, 1_767_225_599.5])
 @pytest.mark.parametrize("fields", TRICKY_FIELDS)
-def test_json_lines_are_what_the_json_encoder_writes(
+def test_a_json_line_is_one_compact_line_with_every_field_in_order(
     fields: dict[str, object], created: float
 ) -> None:
     exception, stack = "Traceback (most recent call last):\n  ...", "Stack (most recent call last)"
     line = format_json_line(created, "WARNING", "sbs.test", "m\u00e9 \n", fields, exception, stack)
-    assert line == reference_json(created, fields, exception, stack)
+    expected = expected_document(created, fields, exception, stack)
+    document = json.loads(line)
+    assert list(document) == list(expected)
+    assert document == json.loads(redact(json.dumps(expected)))  # credentials in URLs redacted
+    assert "\n" not in line
+    assert "\u00e9" in line  # non-ASCII text as it is, not escaped
+    assert line.startswith('{"time":"')  # compact
+
+
+def test_a_line_orjson_cannot_write_is_still_written() -> None:
+    line = format_json_line(1_700_000_000.0, "INFO", "sbs.test", "m", {"big": 2**70})
+    assert json.loads(line)["big"] == 2**70
 
 
 @pytest.mark.usefixtures("restore_logging")
@@ -331,7 +359,7 @@ def test_no_access_line_lost_across_100000_requests_and_a_clean_stop() -> None:
     paths = [
         json.loads(line)["path"]
         for line in result.stdout.splitlines()
-        if '"logger": "sbs.access"' in line
+        if '"logger":"sbs.access"' in line
     ]
     assert len(paths) == 100_000
     assert paths == [f"/n/{n}" for n in range(100_000)]

@@ -7,6 +7,7 @@ import json
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from opentelemetry import trace
@@ -77,10 +78,13 @@ def test_json_renders_exc_info_as_exception(capsys: pytest.CaptureFixture[str]) 
 
 def test_json_writes_unencodable_extra_values_as_text(capsys: pytest.CaptureFixture[str]) -> None:
     configure_logging("INFO", "json")
-    logging.getLogger("sbs.test").info("odd", extra={"when": datetime(2020, 1, 2, tzinfo=UTC)})
+    when = datetime(2020, 1, 2, tzinfo=UTC)
+    logging.getLogger("sbs.test").info("odd", extra={"when": when, "where": Path("/srv/a")})
 
     (line,) = output_lines(capsys)
-    assert json.loads(line)["when"] == "2020-01-02 00:00:00+00:00"
+    document = json.loads(line)
+    assert document["when"] == "2020-01-02T00:00:00+00:00"  # RFC 3339
+    assert document["where"] == "/srv/a"  # str()
 
 
 def test_request_id_from_context_is_added(capsys: pytest.CaptureFixture[str]) -> None:
