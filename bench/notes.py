@@ -9,20 +9,21 @@ from collections.abc import Callable
 from typing import Any
 
 METHOD = {
-    "1": """**1. CPU per request of the server process.** wrk, 1 thread, 32 connections, 2 s per
-round after a 1 s warm-up per target; seven rounds, each starting with a different target. Per
+    "1": """**1. CPU per request of the server process.** wrk, 1 thread, 32 connections, 1 s per
+round after a 1 s warm-up per target; fifteen rounds, each starting with a different target. Per
 round, the CPU time of the server's whole process (every thread's time on a CPU, from
 `/proc/<pid>/task/*/schedstat`, `bench/process_cpu.py`) divided by the requests wrk got
 answered: what a request costs where users pay for it, a figure that does not move with how
 wrk and the server share the two CPUs (requests per second does: 0.72-0.91x of bare FastAPI
 for the same code, depending on wrk's threads). The table's rows show the median round: of the
-seven rounds, the one whose efficiency (baseline µs / platform µs, measured seconds apart in
+fifteen rounds, the one whose efficiency (baseline µs / platform µs, measured seconds apart in
 that round) is the median, with that round's two figures. The machine's speed moves by tens of
 per cent between rounds; a ratio within a round cancels that, a ratio of two medians taken
 from different rounds does not (one run's `/version`: 0.81 that way, 0.90 in the median
-round). The notes give the medians of all rounds and the spread of the rounds' efficiency;
-`results.json` has every round and each target's requests per second; the rungs table shows
-medians of µs.
+round). Rounds are short because the speed also moves within seconds: with rounds of 2-3 s, a
+burst in one round took the platform from ≈ 110 µs to 190 µs. The notes give the medians of
+all rounds and the spread of the rounds' efficiency; `results.json` has every round and each
+target's requests per second; the rungs table shows medians of µs.
 *Platform*: the stack's API process exactly as `make up` runs it (`entrypoint.py` →
 `app.api.server.serve`, one process, telemetry middleware, one JSON access line per request at
 INFO into its log pipe, Prometheus scraping it every 15 s). *Baselines*: `bench/bare_apps.py`,
