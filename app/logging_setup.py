@@ -13,9 +13,8 @@ line (one per request) skips the LogRecord: `write_access_line` takes the time, 
 span at once and queues the rest in `AccessLogWriter`, which builds and serializes the lines
 in chunks of RENDER_CHUNK_LINES and writes them from its thread in one `write` every
 FLUSH_INTERVAL_SECONDS (and at exit), rather than formatting each as its request ends and a
-system call per request. The queue is bounded:
-when the output stalls, lines beyond MAX_PENDING_LINES are dropped and counted, and the count
-is logged once the output moves again.
+system call per request. The queue is bounded: when the output stalls, lines beyond
+MAX_PENDING_LINES are dropped and counted, and the count is logged once the output moves again.
 """
 
 import atexit
@@ -197,10 +196,6 @@ _access_logger = logging.getLogger(ACCESS_LOGGER)
 QueuedLine = tuple[Callable[..., str], tuple[Any, ...]]
 
 
-def _text(line: str) -> str:
-    return line
-
-
 def _render(batch: list[QueuedLine]) -> str:
     lines = []
     for render, args in batch:
@@ -256,10 +251,6 @@ class AccessLogWriter:
             if len(self._queued) < RENDER_CHUNK_LINES:
                 return
         self._render_queued(wait=False)
-
-    def write(self, line: str) -> None:
-        """Queue one line of text (its newline included)."""
-        self.queue(_text, line)
 
     def _render_queued(self, wait: bool) -> None:
         """Render every queued line, in order, for the next write. Without `wait`, leave them

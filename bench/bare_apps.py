@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from app import __version__
+from app.api.server import GRACEFUL_SHUTDOWN_SECONDS
 
 VERSION_BODY = {"version": __version__, "build": "bench"}
 LIVE_BODY = {"status": "alive"}
@@ -121,8 +122,15 @@ def json_access_log_config() -> dict[str, Any]:
     }
 
 
+# app.api.server.serve's uvicorn arguments without its own protocol and limits: every server
+# the benchmark compares with the platform runs with these.
+UVICORN_OPTIONS: dict[str, Any] = {
+    "proxy_headers": True,
+    "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
+}
+
+
 def serve(kind: str, host: str, port: int) -> None:
-    """Mirror of app.api.server.serve's uvicorn arguments, for a fair comparison."""
     peer = kind in PEERS
     uvicorn.run(
         f"bench.bare_apps:{FACTORIES[kind].__name__}",
@@ -131,8 +139,7 @@ def serve(kind: str, host: str, port: int) -> None:
         port=port,
         log_config=json_access_log_config() if peer else None,
         access_log=peer,
-        proxy_headers=True,
-        timeout_graceful_shutdown=10,
+        **UVICORN_OPTIONS,
     )
 
 

@@ -24,6 +24,7 @@ from app.api.server import serve
 from app.config import get_settings
 from app.logging_setup import configure_logging
 from app.telemetry import TelemetryMiddleware
+from bench.bare_apps import UVICORN_OPTIONS
 
 RUNGS = ("served", "no access line", "stock protocol", "no telemetry", "no body limit")
 
@@ -47,13 +48,7 @@ def main(rung: str, port: int) -> None:
         taken.append(BodyLimitMiddleware)
     app.user_middleware = [m for m in app.user_middleware if m.cls not in taken]
     uvicorn.run(
-        app,
-        host=settings.api_host,
-        port=port,
-        log_config=None,
-        access_log=False,
-        proxy_headers=True,
-        timeout_graceful_shutdown=10,
+        app, host=settings.api_host, port=port, log_config=None, access_log=False, **UVICORN_OPTIONS
     )
 
 

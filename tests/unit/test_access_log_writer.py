@@ -208,7 +208,7 @@ def test_lines_reach_the_output_within_the_interval_without_a_flush() -> None:
     writer = AccessLogWriter(interval=0.05)
     with contextlib.redirect_stdout(io.StringIO()) as stdout:
         writer.start()
-        writer.write("one line\n")
+        writer.queue(str, "one line\n")
         poll(stdout.getvalue, lambda written: "one line" in written, 5, interval=0.01)
         assert stdout.getvalue() == "one line\n"
         writer.stop()
@@ -219,7 +219,7 @@ def test_stop_writes_everything_queued() -> None:
     with contextlib.redirect_stdout(io.StringIO()) as stdout:
         writer.start()
         for number in range(1000):
-            writer.write(f"{number}\n")
+            writer.queue(str, f"{number}\n")
         assert stdout.getvalue() == ""
         writer.stop()
     assert stdout.getvalue().splitlines() == [str(number) for number in range(1000)]
@@ -261,13 +261,13 @@ def _stall_and_release(stream: StallingStream, caplog: pytest.LogCaptureFixture)
     line = "x" * 99 + "\n"
     writer = AccessLogWriter(interval=0.01, max_pending_lines=100)
     writer.start()
-    writer.write(line)
+    writer.queue(str, line)
     assert stream.entered.wait(timeout=5)  # the thread is now stuck inside write()
     writers_done = threading.Event()
 
     def write_many() -> None:
         for _ in range(10_000):
-            writer.write(line)
+            writer.queue(str, line)
         writers_done.set()
 
     producer = threading.Thread(target=write_many)
