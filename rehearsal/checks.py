@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from rehearsal.history import Fault, History, Request
+from rehearsal.load import CLIENT_TIMEOUT
 
 # A request may outlive its client timeout by this much (scheduling on a loaded 2-core box).
 TIMEOUT_MARGIN = 1.0
@@ -32,12 +33,16 @@ class Bound:
 # Patroni's smallest leader ttl is 20 s: a lost primary's key expires and the standby is
 # promoted within ttl + loop_wait; the pools find the new primary on their next connect.
 FAILOVER_SECONDS = 25.0
+ONE_TIMED_OUT_REQUEST = CLIENT_TIMEOUT + TIMEOUT_MARGIN
 BOUNDS: dict[str, Bound] = {
     "host-kill": Bound(outage=FAILOVER_SECONDS, after_heal=None),
     "freeze": Bound(outage=FAILOVER_SECONDS, after_heal=5.0),
     "partition": Bound(outage=FAILOVER_SECONDS, after_heal=5.0),
     "split": Bound(outage=FAILOVER_SECONDS, after_heal=5.0),
-    "slow-link": Bound(outage=5.0, after_heal=5.0),
+    # A request in flight on a lost node's or slowed link's connection waits out the load
+    # client's whole timeout before it fails: its own duration is the outage, one timeout and
+    # the margin every request has (a bound of the timeout itself failed by milliseconds).
+    "slow-link": Bound(outage=ONE_TIMED_OUT_REQUEST, after_heal=5.0),
     # The host's connections are cut as the latency begins (to send them through the proxy)
     # and as it heals: what was in flight on them fails, up to a 5 s request timeout later,
     # and a request made while its client reconnects too (2 s more). Between the cuts the
@@ -45,7 +50,7 @@ BOUNDS: dict[str, Bound] = {
     "latency": Bound(outage=None, after_heal=7.0, quiet_between_cuts=5.0),
     "postgres-failover": Bound(outage=FAILOVER_SECONDS, after_heal=None),
     "valkey-master-loss": Bound(outage=10.0, after_heal=5.0),
-    "nats-node-loss": Bound(outage=5.0, after_heal=5.0),
+    "nats-node-loss": Bound(outage=ONE_TIMED_OUT_REQUEST, after_heal=5.0),
     "rolling-restart": Bound(outage=0.0, after_heal=0.0, failed=0),
 }
 

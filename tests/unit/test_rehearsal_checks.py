@@ -227,3 +227,17 @@ def test_a_request_in_flight_when_a_fault_begins_is_that_faults(history: History
     freeze, cut = summary(history)["faults"][-2:]
     assert freeze["outage_per_route"] == {"GET /health": 5.0}
     assert cut["errors_per_route"] == {"GET /health": 1}
+
+
+def test_a_lost_nats_node_may_time_out_one_request_but_not_fail_longer(history: History) -> None:
+    """A request on the lost node's connection waits out its 5 s client timeout (5.016 s in a
+    recorded run): within the bound. Failures for 6.5 s are not."""
+    start = after_the_recording(history)
+    history.faults.append(Fault("nats-node-loss", "nats1", start, start + 5.4))
+    history.requests.append(
+        Request("POST /nats/test", start - 0.01, start + 5.006, 5.0, None, error="ReadTimeout")
+    )
+    assert failing(history) == set()
+    history.requests.append(Request("POST /nats/test", start + 6.4, start + 6.5, 5.0, 503))
+    assert failing(history) == {"recoveries beyond their bound"}
+    assert "nats-node-loss on nats1: requests failed for 6.5s (bound 6s)" in first_failure(history)
